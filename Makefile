@@ -1,0 +1,33 @@
+# `make demo`: set up and run the tour. `make test`: set up and run the test suite.
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP_QUIET := --quiet --disable-pip-version-check
+# pip on this kind of machine warns about absent local indexes; keep its real errors.
+PIP_FILTER := { grep -v "is ignored: it is neither" || true; }
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+
+.PHONY: demo test setup setup-test clean
+
+setup: $(VENV)/.installed
+setup-test: $(VENV)/.installed-test
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install $(PIP_QUIET) -e . 2>&1 | $(PIP_FILTER)
+	$(PY) -c "import tito, tinytorch"
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PY) -m pip install $(PIP_QUIET) -e '.[test]' 2>&1 | $(PIP_FILTER)
+	$(PY) -c "import torch, pytest, hypothesis"
+	touch $@
+
+demo: setup
+	$(VENV)/bin/tito demo
+
+test: setup-test
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) demo-output

@@ -1,0 +1,40 @@
+"""`tito COMMAND ...`: one entry per command; each command is a module in `tito.commands`."""
+from __future__ import annotations
+
+import argparse
+import importlib
+
+from tito.console import print_error
+from tito.course import CourseError
+
+COMMANDS = {
+    "test": "run a module's visible tests and show what passes",
+    "export": "write a module's #| export cells into the tinytorch package",
+    "notebook": "create or refresh a module's paired .ipynb",
+    "status": "show every module: not started, in progress, tests passing, exported",
+    "generate": "(instructor) write modules/ and the package from solutions/",
+    "demo": "a tour: the stubs fail, the solution passes and trains a small network",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tito", description="The TinyTorch course tool.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, summary in COMMANDS.items():
+        command = importlib.import_module(f"tito.commands.{name}")
+        sub = commands.add_parser(name, help=summary, description=summary)
+        command.add_arguments(sub)
+        sub.set_defaults(run=command.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except CourseError as error:
+        print_error(str(error))
+        return 2
+    except KeyboardInterrupt:
+        print_error("interrupted")
+        return 130
