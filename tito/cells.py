@@ -89,17 +89,19 @@ def read_percent(path: Path) -> list[Cell]:
     lines = path.read_text(encoding="utf-8").splitlines()
     cells: list[Cell] = []
     start = _skip_header(lines)
-    current: tuple[str, dict, int] | None = None
+    current: tuple[str, dict, int] = ("code", {}, start + 1)  # text before any `# %%` is a cell too
     body: list[str] = []
+    marked = False  # whether the current cell began with a `# %%` line
     for number, line in enumerate(lines[start:], start=start + 1):
         marker = CELL_MARKER.match(line)
         if marker:
-            if current:
+            if marked or any(line.strip() for line in body):
                 cells.append(_make_cell(path, current, body, len(cells) + 1))
             current, body = (*_parse_marker(marker["rest"], path, number), number + 1), []
-        elif current:
+            marked = True
+        else:
             body.append(line)
-    if current:
+    if marked or any(line.strip() for line in body):
         cells.append(_make_cell(path, current, body, len(cells) + 1))
     return cells
 

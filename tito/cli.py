@@ -12,6 +12,7 @@ COMMANDS = {
     "export": "write a module's #| export cells into the tinytorch package",
     "notebook": "create or refresh a module's paired .ipynb",
     "status": "show every module: not started, in progress, tests passing, exported",
+    "grade": "(instructor) grade a folder of submissions with the hidden autograder",
     "generate": "(instructor) write modules/ and the package from solutions/",
     "demo": "a tour: the stubs fail, the solution passes and trains a small network",
 }

@@ -65,13 +65,19 @@ def export(module: Module, path: Path | None = None) -> Path:
     return module.package_file
 
 
+def graded_cells(path: Path) -> list[Cell]:
+    """The code that is graded: the `#| export` cells, or every code cell of a file without any."""
+    cells = read_cells(path)
+    return [c for c in cells if c.is_export] or [c for c in cells if c.kind == "code"]
+
+
 def load_exported(path: Path, name: str = "exported") -> types.ModuleType:
-    """Run the `#| export` cells of a source as a fresh module, as `import` would."""
+    """Run the graded code of a source as a fresh module, as `import` would."""
     module = types.ModuleType(name)
     module.__file__ = str(path)
     sys.modules[name] = module
     try:
-        for cell in export_cells(path):
+        for cell in graded_cells(path):
             exec(cell.compile(), module.__dict__)
     finally:
         sys.modules.pop(name, None)

@@ -1,0 +1,43 @@
+"""Fixtures shared by the project's tests."""
+from pathlib import Path
+
+import pytest
+
+from tito.course import copy_course, load_course
+from tito.exporter import load_exported
+
+ROOT = Path(__file__).resolve().parents[1]
+MARKERS = {
+    "tito": "the course tool: registry, cells, generate, export, test, notebook, status",
+    "optim": "the module 06 solution against torch.optim",
+    "slow": "runs a Jupyter kernel or a subprocess-heavy end-to-end flow",
+}
+
+
+def pytest_configure(config):
+    for name, meaning in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {meaning}")
+
+
+@pytest.fixture(scope="session")
+def course():
+    return load_course(ROOT)
+
+
+@pytest.fixture
+def course_copy(course, tmp_path, monkeypatch):
+    """A scratch copy of the course, made the working directory."""
+    copy = load_course(copy_course(course.root, tmp_path / "course"))
+    monkeypatch.chdir(copy.root)
+    return copy
+
+
+@pytest.fixture(scope="session")
+def solution(course):
+    """Module 06's reference solution, loaded from its #| export cells."""
+    return load_exported(course.module(course.assignment).solution, "solution_optimizers")
+
+
+# The prerequisite modules' tests.
+MARKERS["tensor"] = "the prerequisite Tensor and its autograd (modules 01 and 05) against finite differences and torch"
+MARKERS["nn"] = "Module, activations, layers and losses (modules 02-04) against torch"

@@ -1,0 +1,63 @@
+"""tito reads cells without jupytext (for speed); it must read exactly what jupytext reads."""
+import json
+
+import jupytext
+import pytest
+
+from tito.cells import read_cells, read_notebook
+from tito.course import CourseError
+
+pytestmark = pytest.mark.tito
+
+
+def sources(course):
+    return [path for m in course.modules for path in (m.solution, m.source)]
+
+
+def test_reader_agrees_with_jupytext_on_every_source(course):
+    for path in sources(course):
+        expected = jupytext.read(path).cells
+        cells = read_cells(path)
+        assert [c.kind for c in cells] == [c.cell_type for c in expected], path
+        for ours, theirs in zip(cells, expected):
+            assert ours.source == theirs.source, f"{path}:{ours.first_line}"
+            assert ours.metadata == dict(theirs.metadata), f"{path}:{ours.first_line}"
+
+
+def test_reader_agrees_with_jupytext_on_a_notebook(course, tmp_path):
+    module = course.module(course.assignment)
+    notebook = tmp_path / "nb.ipynb"
+    jupytext.write(jupytext.read(module.source), notebook)
+    ours = [(c.kind, c.source, c.metadata) for c in read_cells(notebook)]
+    theirs = [(c.kind, c.source, c.metadata) for c in read_cells(module.source)]
+    assert ours == theirs
+
+
+def test_line_numbers_point_into_the_file(course):
+    module = course.module(course.assignment)
+    lines = module.solution.read_text().splitlines()
+    for cell in read_cells(module.solution):
+        if cell.source:
+            first = cell.source.splitlines()[0]
+            assert lines[cell.first_line - 1].endswith(first.strip()), cell.first_line
+
+
+def test_a_notebook_that_is_not_json_is_a_clear_error(tmp_path):
+    broken = tmp_path / "optimizers.ipynb"
+    broken.write_text('{"cells": [')
+    with pytest.raises(CourseError, match=r"optimizers.ipynb is not a valid notebook: line 1"):
+        read_notebook(broken)
+
+
+def test_json_that_is_not_a_notebook_is_a_clear_error(tmp_path):
+    odd = tmp_path / "odd.ipynb"
+    odd.write_text(json.dumps([1, 2]))
+    with pytest.raises(CourseError, match="not a notebook"):
+        read_notebook(odd)
+
+
+def test_unreadable_cell_metadata_names_the_line(tmp_path):
+    source = tmp_path / "m.py"
+    source.write_text("# %%\nx = 1\n\n# %% nbgrader={oops\ny = 2\n")
+    with pytest.raises(CourseError, match=r"m.py:4"):
+        read_cells(source)

@@ -1,0 +1,1 @@
+"""The modules' exported code, one file per module (written by `tito export`)."""
