@@ -13,6 +13,10 @@ COMMANDS = {
     "notebook": "create or refresh a module's paired .ipynb",
     "status": "show every module: not started, in progress, tests passing, exported",
     "grade": "(instructor) grade a folder of submissions with the hidden autograder",
+    "validate": "(instructor) check the autograder on the solution, the stub, mutants and correct variants",
+    "release": "(instructor) write the student release of a module: stubs, notebook, tito, tinytorch",
+    "nbgrader": "(instructor) lay out an nbgrader course graded by the course autograder",
+    "gradescope": "(instructor) build the Gradescope autograder zip",
     "generate": "(instructor) write modules/ and the package from solutions/",
     "demo": "a tour: the stubs fail, the solution passes and trains a small network",
 }

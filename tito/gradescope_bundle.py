@@ -1,0 +1,46 @@
+"""Build the zip that Gradescope runs: the grader, the hidden tests and their expected values."""
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from tito.course import REGISTRY, Course, Module
+from tito.grading.judge import load_autograder
+from tito.nbgrader_course import AUTOGRADER_FILES
+
+SETUP = """#!/usr/bin/env bash
+# Gradescope runs this once when it builds the autograder image.
+set -euo pipefail
+apt-get update -qq && apt-get install -y -qq python3 python3-pip >/dev/null
+pip3 install --quiet numpy tomli
+"""
+RUN = """#!/usr/bin/env bash
+# Gradescope runs this for every submission.
+set -euo pipefail
+root="${AUTOGRADER_ROOT:-/autograder}"
+cd "$root/source"
+exec python3 -m tito.grading.gradescope
+"""
+
+
+def build_bundle(course: Course, module: Module, out: Path) -> Path:
+    autograder = load_autograder(module)
+    files = {"setup.sh": SETUP, "run_autograder": RUN}
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for name, text in files.items():
+            _write(bundle, name, text, executable=True)
+        bundle.write(course.root / REGISTRY, REGISTRY)
+        for path in sorted((course.root / "tito").rglob("*.py")):
+            bundle.write(path, path.relative_to(course.root).as_posix())
+        for name in AUTOGRADER_FILES:
+            source = autograder.folder / name
+            for path in sorted(source.rglob("*")) if source.is_dir() else [source]:
+                if path.is_file():
+                    bundle.write(path, path.relative_to(course.root).as_posix())
+    return out
+
+
+def _write(bundle: zipfile.ZipFile, name: str, text: str, executable: bool) -> None:
+    info = zipfile.ZipInfo(name)
+    info.external_attr = (0o755 if executable else 0o644) << 16
+    bundle.writestr(info, text)

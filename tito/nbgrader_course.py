@@ -1,0 +1,64 @@
+"""Lay out an nbgrader course whose graded cells call the course's own autograder."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from tito.course import REGISTRY, Course, CourseError, Module
+from tito.grading.judge import load_autograder
+
+CONFIG = '''c = get_config()  # noqa: F821
+c.CourseDirectory.root = {root!r}
+c.CourseDirectory.course_id = "tinytorch"
+c.ClearSolutions.code_stub = {{"python": 'raise NotImplementedError("see the TODO above")'}}
+c.ExecutePreprocessor.timeout = 120
+'''
+BRIDGE_INTRO = ("## Autograded tests\n\nThe cells below are graded by the course autograder, "
+                "which runs your exported code in a separate process. Run `tito test` for the tests you can see.")
+AUTOGRADER_FILES = ("tests.py", "scenarios.py", "expected")
+
+
+def build_course(course: Course, module: Module, out: Path) -> Path:
+    """`out` becomes an nbgrader course: config, the source notebook and the autograder it calls."""
+    if (out / "source").exists():
+        raise CourseError(f"{out} already holds an nbgrader course: choose a new folder.")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "nbgrader_config.py").write_text(CONFIG.format(root=str(out.resolve())))
+    shutil.copy2(course.root / REGISTRY, out / REGISTRY)
+    autograder = load_autograder(module)
+    for name in AUTOGRADER_FILES:
+        source, target = autograder.folder / name, out / "autograder" / module.folder / name
+        copy = shutil.copytree if source.is_dir() else shutil.copy2
+        target.parent.mkdir(parents=True, exist_ok=True)
+        copy(source, target)
+    write_source_notebook(module, autograder.tests, out / "source" / module.folder)
+    return out
+
+
+def write_source_notebook(module: Module, tests, folder: Path) -> Path:
+    """The solution notebook, its visible tests kept as checks, the hidden tests as graded cells."""
+    import jupytext
+    from nbformat.v4 import new_code_cell, new_markdown_cell
+
+    notebook = jupytext.read(module.solution)
+    for cell in notebook.cells:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
+            cell.metadata.nbgrader.update(grade=False, locked=True)
+            cell.metadata.nbgrader.pop("points", None)
+    notebook.cells.append(new_markdown_cell(BRIDGE_INTRO, metadata=_nbgrader("autograded_intro")))
+    for test in tests:
+        source = (f"# Test: {test.concept}\nfrom tito.grading.bridge import assert_passed\n"
+                  f"assert_passed({test.name!r})")
+        notebook.cells.append(new_code_cell(source, metadata=_nbgrader(f"hidden_{test.name}", test.points)))
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / Path(module.file).with_suffix(".ipynb").name
+    jupytext.write(notebook, target)
+    return target
+
+
+def _nbgrader(grade_id: str, points: float | None = None) -> dict:
+    meta = {"grade_id": grade_id, "locked": True, "schema_version": 3, "solution": False,
+            "grade": points is not None}
+    if points is not None:
+        meta["points"] = points
+    return {"nbgrader": meta}
