@@ -39,5 +39,5 @@ def solution(course):
 
 
 # The prerequisite modules' tests.
-MARKERS["tensor"] = "the prerequisite Tensor and its autograd (modules 01 and 05) against finite differences and torch"
+MARKERS["tensor"] = "the Tensor and its autograd (modules 01, 05) against finite differences and torch"
 MARKERS["nn"] = "Module, activations, layers and losses (modules 02-04) against torch"

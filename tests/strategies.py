@@ -30,7 +30,8 @@ def matmul_pairs(draw, batch=False):
     left, right = (n, k), (k, m)
     if batch:
         b = draw(st.integers(1, 3))
-        left, right = draw(st.sampled_from([((b, *left), (b, *right)), ((b, *left), right), (left, (b, *right))]))
+        batched = [((b, *left), (b, *right)), ((b, *left), right), (left, (b, *right))]
+        left, right = draw(st.sampled_from(batched))
     return draw(arrays(left)), draw(arrays(right))
 
 

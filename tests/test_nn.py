@@ -81,6 +81,13 @@ def test_activations_match_torch(ours, theirs, x0):
     np.testing.assert_allclose(x.grad, tx.grad.numpy(), rtol=1e-6, atol=1e-12)  # 1 - tanh² cancels
 
 
+def test_relu_gradient_at_zero_is_zero_as_in_torch():
+    x, tx = Tensor([0.0], requires_grad=True), torch.zeros(1, requires_grad=True)
+    nn.ReLU()(x).sum().backward()
+    torch.relu(tx).sum().backward()
+    assert x.grad.tolist() == tx.grad.tolist() == [0.0]
+
+
 def test_sigmoid_does_not_overflow():
     with np.errstate(over="raise", invalid="raise", divide="raise"):
         assert nn.Sigmoid()(Tensor([-1000.0, 1000.0])).data.tolist() == [0.0, 1.0]

@@ -173,7 +173,8 @@ def test_pow_needs_a_number():
         Tensor([1.0]) ** Tensor([2.0])
 
 
-@pytest.mark.parametrize("shape_a, shape_b", [((3, 1), (1, 4)), ((2, 3), (3,)), ((2, 3), ()), ((1,), (2, 2, 1))])
+@pytest.mark.parametrize("shape_a, shape_b", [((3, 1), (1, 4)), ((2, 3), (3,)), ((2, 3), ()),
+                                              ((1,), (2, 2, 1))])
 def test_broadcast_gradients_have_the_operand_shape(shape_a, shape_b):
     a = Tensor(np.ones(shape_a), requires_grad=True)
     b = Tensor(np.full(shape_b, 2.0), requires_grad=True)
@@ -327,7 +328,8 @@ def test_numerical_grad_restores_the_data_when_f_fails():
 @given(st.integers(0, 2**32 - 1), st.sampled_from([np.float32, np.float64]))
 def test_gradcheck_accepts_correct_gradients(seed, dtype):
     rng = np.random.default_rng(seed)
-    inputs = [Tensor(rng.normal(size=shape).astype(dtype), requires_grad=True) for shape in [(4, 3), (3, 2), (2,)]]
+    inputs = [Tensor(rng.normal(size=shape).astype(dtype), requires_grad=True)
+              for shape in [(4, 3), (3, 2), (2,)]]
     assert gradcheck(composite, inputs) is True
 
 

@@ -73,11 +73,15 @@ def graded_cells(path: Path) -> list[Cell]:
 
 def load_exported(path: Path, name: str = "exported") -> types.ModuleType:
     """Run the graded code of a source as a fresh module, as `import` would."""
+    return run_cells(graded_cells(path), name, str(path))
+
+
+def run_cells(cells: list[Cell], name: str, file: str) -> types.ModuleType:
     module = types.ModuleType(name)
-    module.__file__ = str(path)
+    module.__file__ = file
     sys.modules[name] = module
     try:
-        for cell in graded_cells(path):
+        for cell in cells:
             exec(cell.compile(), module.__dict__)
     finally:
         sys.modules.pop(name, None)

@@ -11,14 +11,18 @@ from tito.visible import run_visible_tests
 @dataclass(frozen=True)
 class ModuleStatus:
     module: Module
-    state: str  # "not started", "in progress", "tests passing" or "exported"
+    state: str  # "not started", "in progress", "tests passing", "exported", or "broken"
     passed: int
     total: int
+    problem: str = ""
 
 
 def module_status(module: Module) -> ModuleStatus:
-    source = current_source(module)
-    results = run_visible_tests(source)
+    try:
+        source = current_source(module)
+        results = run_visible_tests(source)
+    except CourseError as error:
+        return ModuleStatus(module, "broken", 0, 0, str(error))
     passed = sum(r.passed for r in results)
     if passed < len(results):
         state = "in progress" if passed else "not started"

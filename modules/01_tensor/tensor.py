@@ -141,7 +141,10 @@ def _unbroadcast(grad, shape):
 # %% nbgrader={"grade": false, "grade_id": "tensor", "locked": true, "schema_version": 3, "solution": false}
 #| export
 class Tensor:
-    """A numpy array that records how it was computed, so that gradients can flow back."""
+    """A numpy array that records how it was computed, so that gradients can flow back.
+
+    `_children` is for operations: the tensors the new one was computed from.
+    """
 
     __array_ufunc__ = None
 
@@ -336,10 +339,10 @@ class Tensor:
     # Reverse-mode differentiation.
 
     def backward(self, grad=None):
-        """Add d(self)/d(t) to `t.grad` for every tensor `t` that requires grad and led to self.
+        """Add d(self)/d(t) to `t.grad` for every tensor `t` with requires_grad that self depends on.
 
-        `grad` is the gradient of some final quantity with respect to self; leave it out when
-        self is a scalar, such as a loss, and it is taken to be 1.
+        A scalar self, such as a loss, needs no argument. Otherwise pass `grad`, the gradient of
+        some scalar L with respect to self: the tensors then receive d(L)/d(t).
         """
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad: "
@@ -452,7 +455,8 @@ import numpy as np
 a = Tensor(np.ones((2, 3)), requires_grad=True)
 b = Tensor([0.0, 1.0, 2.0], requires_grad=True)
 (a * b).sum().backward()
-assert b.grad.shape == (3,), f"b has shape (3,) but its gradient has shape {b.grad.shape}: sum over the broadcast rows"
+assert b.grad.shape == (3,), (
+    f"b has shape (3,) but its gradient has shape {b.grad.shape}: sum it over the broadcast rows")
 assert np.allclose(b.grad, [2, 2, 2]) and np.allclose(a.grad, [[0, 1, 2], [0, 1, 2]])
 
 x = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
@@ -463,7 +467,8 @@ assert np.allclose(w.grad, x.data.T @ np.ones((2, 3)) / 6), "the gradient of x @
 
 x = Tensor([3.0], requires_grad=True)
 (x * x + x).backward()
-assert np.allclose(x.grad, 7), f"d(x*x + x)/dx at 3 is 7, got {x.grad}: gradients of a reused tensor must add up"
+assert np.allclose(x.grad, 7), (
+    f"d(x*x + x)/dx at 3 is 7, got {x.grad}: the gradients of a reused tensor must add up")
 x.grad = None
 x.sum().backward()
 x.sum().backward()

@@ -128,21 +128,22 @@ import numpy as np
 from tinytorch.core.tensor import Tensor
 
 layer = Linear(16, 4, seed=0)
-assert layer.weight.shape == (16, 4), f"the weight should have shape (in, out) = (16, 4), got {layer.weight.shape}"
-assert layer.bias.shape == (4,), f"the bias should have shape (4,), got {layer.bias.shape}"
-assert layer.weight.dtype == np.float32 and layer.bias.dtype == np.float32, "parameters should be float32"
-assert np.abs(layer.weight.data).max() <= 0.25, "weights should lie within ±1/sqrt(16) = ±0.25"
-assert np.array_equal(Linear(16, 4, seed=0).weight.data, layer.weight.data), "the same seed should give the same weights"
+w, b = layer.weight, layer.bias
+assert w.shape == (16, 4), f"the weight should have shape (in, out) = (16, 4), not {w.shape}"
+assert b.shape == (4,), f"the bias should have shape (4,), not {b.shape}"
+assert w.dtype == np.float32 and b.dtype == np.float32, "parameters should be float32"
+assert np.abs(w.data).max() <= 0.25, "weights should lie within ±1/sqrt(16) = ±0.25"
+assert np.array_equal(Linear(16, 4, seed=0).weight.data, w.data), "one seed should give one set of weights"
 params = layer.parameters()
-assert len(params) == 2 and params[0] is layer.weight and params[1] is layer.bias, "parameters() should be [weight, bias]"
+assert len(params) == 2 and params[0] is w and params[1] is b, "parameters() should be [weight, bias]"
 assert len(Linear(16, 4, bias=False).parameters()) == 1, "bias=False should leave only the weight"
 
 x = np.random.default_rng(1).normal(size=(3, 16)).astype(np.float32)
 y = layer(Tensor(x))
-assert np.allclose(y.data, x @ layer.weight.data + layer.bias.data, atol=1e-6), "forward should be x @ weight + bias"
+assert np.allclose(y.data, x @ w.data + b.data, atol=1e-6), "forward should give x @ weight + bias"
 y.sum().backward()
-assert np.allclose(layer.bias.grad, [3, 3, 3, 3]), "the bias gradient should be summed over the batch"
-assert np.allclose(layer.weight.grad, x.T @ np.ones((3, 4)), atol=1e-5), "the weight gradient should be x.T @ g"
+assert np.allclose(b.grad, [3, 3, 3, 3]), "the bias gradient should be summed over the batch"
+assert np.allclose(w.grad, x.T @ np.ones((3, 4)), atol=1e-5), "the weight gradient should be x.T @ g"
 
 # %% nbgrader={"grade": true, "grade_id": "test_sequential", "locked": true, "points": 1, "schema_version": 3, "solution": false}
 # Test: Sequential chains its modules and lists their parameters in order
@@ -154,7 +155,7 @@ from tinytorch.core.tensor import Tensor
 first, second = Linear(3, 5, seed=0), Linear(5, 2, seed=1)
 model = Sequential(first, ReLU(), second)
 x = Tensor(np.ones((4, 3)))
-assert np.allclose(model(x).data, second(first(x).relu()).data), "Sequential should apply its modules in order"
+assert np.allclose(model(x).data, second(first(x).relu()).data), "Sequential should apply its modules in turn"
 expected = [first.weight, first.bias, second.weight, second.bias]
 assert all(p is q for p, q in zip(model.parameters(), expected)) and len(model.parameters()) == 4, (
     "parameters() should list the first layer's weight and bias, then the second's")

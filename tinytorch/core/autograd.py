@@ -50,7 +50,7 @@ def gradcheck(f, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
         for t, grad in zip(inputs, saved):
             t.grad = grad
     for i in checked:
-        numeric = numerical_grad(lambda _: f(*inputs), inputs[i], eps)
+        numeric = numerical_grad(lambda _: f(*inputs), inputs[i], eps)  # perturbs inputs[i] in place
         excess = np.abs(analytic[i] - numeric) - (atol + rtol * np.abs(numeric))
         if np.any(excess > 0):
             worst = tuple(int(k) for k in np.unravel_index(np.argmax(excess), numeric.shape))

@@ -24,7 +24,10 @@ def _unbroadcast(grad, shape):
 
 
 class Tensor:
-    """A numpy array that records how it was computed, so that gradients can flow back."""
+    """A numpy array that records how it was computed, so that gradients can flow back.
+
+    `_children` is for operations: the tensors the new one was computed from.
+    """
 
     __array_ufunc__ = None
 
@@ -219,10 +222,10 @@ class Tensor:
     # Reverse-mode differentiation.
 
     def backward(self, grad=None):
-        """Add d(self)/d(t) to `t.grad` for every tensor `t` that requires grad and led to self.
+        """Add d(self)/d(t) to `t.grad` for every tensor `t` with requires_grad that self depends on.
 
-        `grad` is the gradient of some final quantity with respect to self; leave it out when
-        self is a scalar, such as a loss, and it is taken to be 1.
+        A scalar self, such as a loss, needs no argument. Otherwise pass `grad`, the gradient of
+        some scalar L with respect to self: the tensors then receive d(L)/d(t).
         """
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad: "

@@ -5,7 +5,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 
 from tito.console import console, print_grading_summary
 from tito.course import load_course
-from tito.grading.judge import load_autograder
+from tito.grading.judge import Grader, load_autograder
+from tito.grading.sandbox import choose_isolation
 from tito.grading.session import grade_all, to_grade
 from tito.grading.submissions import find_submissions
 from tito.grading.worker import Limits
@@ -21,6 +22,8 @@ def add_arguments(parser):
     parser.add_argument("--cpu", type=int, default=defaults.cpu_seconds, help="CPU seconds per worker")
     parser.add_argument("--memory", type=int, default=defaults.memory_mb, help="MB per worker")
     parser.add_argument("--resume", action="store_true", help="grade only submissions without results")
+    parser.add_argument("--require-isolation", action="store_true",
+                        help="refuse to grade when no sandbox is available")
 
 
 def run(args) -> int:
@@ -28,11 +31,14 @@ def run(args) -> int:
     autograder = load_autograder(module)
     pending = to_grade(find_submissions(args.submissions, module), args.out, args.resume)
     limits = Limits(test_seconds=args.timeout, cpu_seconds=args.cpu, memory_mb=args.memory)
+    isolation = choose_isolation(allow_none=not args.require_isolation)
+    color = "green" if isolation.isolated else "bold yellow"
+    console.print(f"isolation: [{color}]{isolation.summary}[/]")
     console.print(f"grading {len(pending)} submissions of module {module.number} with {args.jobs} jobs")
-    with Progress("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
+    with Grader(autograder, limits, isolation) as grader, Progress(
+            "{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=console, transient=True) as progress:
         task = progress.add_task("grading", total=len(pending))
-        results = grade_all(pending, autograder, args.out, limits, args.jobs,
-                            on_result=lambda r: progress.advance(task))
+        results = grade_all(pending, grader, args.out, args.jobs, on_result=lambda r: progress.advance(task))
     print_grading_summary(results, args.out)
     return 0

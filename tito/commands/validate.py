@@ -4,7 +4,7 @@ from rich.table import Table
 
 from tito.console import console
 from tito.course import load_course
-from tito.grading.judge import load_autograder
+from tito.grading.judge import Grader, load_autograder
 from tito.grading.validate import catch_rates, validate
 from tito.grading.worker import Limits
 
@@ -16,7 +16,8 @@ def add_arguments(parser):
 
 def run(args) -> int:
     module = load_course().module(args.module)
-    graded = validate(module, load_autograder(module), Limits(), args.jobs)
+    with Grader(load_autograder(module), Limits()) as grader:
+        graded = validate(module, grader, args.jobs)
     table = Table(title=f"Validating the autograder of module {module.number}", title_justify="left")
     for column in ("implementation", "kind", "score", "verdict"):
         table.add_column(column)

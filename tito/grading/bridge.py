@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tito.course import CourseError, load_course
-from tito.grading.judge import SubmissionResult, grade, load_autograder
+from tito.grading.judge import Grader, SubmissionResult, load_autograder
 from tito.grading.submissions import Submission
 from tito.grading.worker import Limits
 
@@ -34,6 +34,6 @@ def _grade_notebook() -> SubmissionResult:
     module = course.module(course.assignment)
     notebook = (Path.cwd() / module.file).with_suffix(".ipynb")
     if notebook not in _graded:
-        autograder = load_autograder(module)
-        _graded[notebook] = grade(Submission(notebook.parent.name, notebook), autograder, Limits())
+        with Grader(load_autograder(module), Limits()) as grader:
+            _graded[notebook] = grader.grade(Submission(notebook.parent.name, notebook))
     return _graded[notebook]

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from tito.course import load_course
-from tito.grading.judge import grade, load_autograder
+from tito.grading.judge import Grader, load_autograder
 from tito.grading.reports import gradescope_results
 from tito.grading.submissions import submission_at
 from tito.grading.worker import Limits
@@ -20,7 +20,8 @@ def main() -> int:
     course = load_course(root / "source")
     module = course.module(course.assignment)
     submission = submission_at(root / "submission", module)
-    result = grade(submission, load_autograder(module), Limits())
+    with Grader(load_autograder(module), Limits()) as grader:
+        result = grader.grade(submission)
     results = root / "results"
     results.mkdir(parents=True, exist_ok=True)
     (results / "results.json").write_text(json.dumps(gradescope_results(result), indent=2))

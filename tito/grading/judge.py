@@ -2,24 +2,16 @@
 from __future__ import annotations
 
 import importlib.util
-import multiprocessing
-import os
-import shutil
-import signal
-import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tito.course import CourseError, Module
+from tito.exporter import graded_cells
+from tito.grading.sandbox import Isolation, RunningJob, SandboxError, Zygote, choose_isolation
 from tito.grading.submissions import Submission
-from tito.grading.wire import WireError, decode
-from tito.grading.worker import Limits, run_worker
-
-# Workers are forked from a small server process that has imported numpy and the worker code,
-# and nothing of the grader's: no expected values, no other submission.
-_CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload(["numpy", "tito.grading.worker"])
+from tito.grading.worker import Job, Limits
 
 
 @dataclass(frozen=True)
@@ -71,95 +63,102 @@ def load_autograder(module: Module) -> Autograder:
     return Autograder(folder, list(tests.TESTS), tests.load_expected())
 
 
-class _Worker:
-    """One worker process and our end of its pipe."""
+class Grader:
+    """Grades submissions against one autograder, in workers forked by one zygote.
 
-    def __init__(self, submission: Submission, autograder: Autograder, names: list[str], limits: Limits):
-        self.scratch = tempfile.mkdtemp(prefix=f"tito-{submission.student[:20]}-")
-        self.conn, child = _CONTEXT.Pipe(duplex=False)
-        self.process = _CONTEXT.Process(
-            target=run_worker, daemon=True,
-            args=(child, str(submission.source), str(autograder.scenarios_path), names, limits, self.scratch))
-        self.process.start()
-        child.close()
+    Use it as a context manager: the zygote, and every process a submission left behind, ends
+    with it.
+    """
 
-    def receive(self, seconds: float) -> dict | str:
-        """The next message, or why there is none: "timeout", "crashed" or "garbled"."""
-        if not self.conn.poll(seconds):
-            return "timeout"
+    def __init__(self, autograder: Autograder, limits: Limits, isolation: Isolation | None = None):
+        self.autograder, self.limits = autograder, limits
+        self.isolation = isolation or choose_isolation()
+        self.zygote = Zygote(autograder.scenarios_path, self.isolation)
+        self._restart = threading.Lock()
+
+    def __enter__(self) -> "Grader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.zygote.close()
+
+    def grade(self, submission: Submission) -> SubmissionResult:
+        started = time.monotonic()
         try:
-            return decode(self.conn.recv_bytes())
-        except (EOFError, OSError):
-            return "crashed"
-        except WireError:
-            return "garbled"
+            cells = _job_cells(submission)
+        except _Unreadable as problem:
+            return _all_failed(submission, self.autograder, str(problem), started)
+        scenarios = list(dict.fromkeys(test.scenario for test in self.autograder.tests))
+        observed: dict[str, dict] = {}  # scenario -> the worker's message, or {"status", "message"}
+        while len(observed) < len(scenarios):
+            remaining = [name for name in scenarios if name not in observed]
+            problem = self._run_worker(Job(cells, remaining, self.limits), observed)
+            if problem:
+                return _all_failed(submission, self.autograder, problem, started)
+        outcomes = [_judge(t, observed[t.scenario], self.autograder.expected) for t in self.autograder.tests]
+        return SubmissionResult(submission.student, str(submission.source), outcomes,
+                                seconds=time.monotonic() - started)
 
-    def exit_reason(self) -> str:
-        self.process.join(1)
-        code = self.process.exitcode
-        if code is None:
-            return "the worker stopped answering"
-        if code < 0:
-            name = signal.Signals(-code).name
-            hint = {"SIGKILL": " (the memory or CPU limit, or a kill)", "SIGXCPU": " (the CPU-time limit)"}
-            return f"the process was killed by {name}{hint.get(name, '')}"
-        return f"the process exited with code {code} (sys.exit or os._exit in your code?)"
-
-    def stop(self) -> None:
+    def _run_worker(self, job: Job, observed: dict) -> str:
+        """Run scenarios in one worker until done or it fails; return a fatal problem, if any."""
+        running = self._start(job)
         try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError, TypeError):
-            pass
-        self.process.join(5)
-        self.conn.close()
-        shutil.rmtree(self.scratch, ignore_errors=True)
+            first = running.receive(self.limits.test_seconds * 3)
+            if not isinstance(first, dict):
+                return f"your code could not be loaded: {_lost(first, running, self.limits)}"
+            if first.get("type") == "import_error":
+                return f"your code failed to load: {_error_text(first.get('error'))}"
+            for name in job.scenarios:
+                message = running.receive(self.limits.test_seconds)
+                if isinstance(message, dict) and message.get("scenario") == name:
+                    observed[name] = message
+                    continue
+                status = message if message in ("timeout", "crashed") else "error"
+                observed[name] = {"status": status, "message": _lost(message, running, self.limits)}
+                return ""  # a fresh worker runs the rest
+            return ""
+        finally:
+            running.stop()
 
 
-def grade(submission: Submission, autograder: Autograder, limits: Limits) -> SubmissionResult:
-    started = time.monotonic()
+    def _start(self, job: Job) -> RunningJob:
+        """Start a worker; a zygote that a submission managed to kill is replaced first."""
+        for attempt in range(2):
+            zygote = self.zygote
+            try:
+                return zygote.start(job.to_json())
+            except SandboxError:
+                with self._restart:
+                    if self.zygote is zygote:
+                        zygote.close()
+                        self.zygote = Zygote(self.autograder.scenarios_path, self.isolation)
+        raise SandboxError("the zygote could not be restarted")
+
+
+class _Unreadable(Exception):
+    """The submission's file cannot be read as code."""
+
+
+def _job_cells(submission: Submission) -> list[tuple[str, str, int, int]]:
     if submission.source is None:
-        return _all_failed(submission, autograder, "error", submission.problem, started)
-    scenarios = list(dict.fromkeys(test.scenario for test in autograder.tests))
-    observed: dict[str, dict] = {}  # scenario -> {"observations": ...} or {"status", "message"}
-    while len(observed) < len(scenarios):
-        remaining = [name for name in scenarios if name not in observed]
-        problem = _run_worker(submission, autograder, remaining, limits, observed)
-        if problem:
-            return _all_failed(submission, autograder, "error", problem, started)
-    outcomes = [_judge(test, observed[test.scenario], autograder.expected) for test in autograder.tests]
-    return SubmissionResult(submission.student, str(submission.source), outcomes,
-                            seconds=time.monotonic() - started)
-
-
-def _run_worker(submission, autograder, names, limits, observed) -> str:
-    """Run scenarios in one worker until they are done or it fails; return a fatal problem, if any."""
-    worker = _Worker(submission, autograder, names, limits)
+        raise _Unreadable(submission.problem)
     try:
-        first = worker.receive(limits.test_seconds * 3)
-        if not isinstance(first, dict):
-            return f"your code could not be loaded: {_lost(first, worker, limits)}"
-        if first.get("type") == "import_error":
-            return f"your code failed to load: {_error_text(first.get('error'))}"
-        for name in names:
-            message = worker.receive(limits.test_seconds)
-            if isinstance(message, dict) and message.get("scenario") == name:
-                observed[name] = message
-                continue
-            status = message if isinstance(message, str) else "garbled"
-            observed[name] = {"status": status if status != "garbled" else "error",
-                              "message": _lost(status, worker, limits)}
-            return ""  # a fresh worker runs the rest
-        return ""
-    finally:
-        worker.stop()
+        cells = graded_cells(submission.source)
+    except CourseError as error:
+        raise _Unreadable(str(error).replace(str(submission.source), submission.source.name)) from None
+    except (UnicodeDecodeError, ValueError):
+        raise _Unreadable(f"{submission.source.name} is not a text file of Python code") from None
+    if not any(cell.source.strip() for cell in cells):
+        raise _Unreadable(f"{submission.source.name} holds no code")
+    return [(c.source, str(c.path), c.first_line, c.index) for c in cells]
 
 
-def _lost(status: str, worker: _Worker, limits: Limits) -> str:
+def _lost(status, running: RunningJob, limits: Limits) -> str:
     if status == "timeout":
         return f"it ran for more than {limits.test_seconds:g} s (an endless loop?) and was stopped"
-    if status == "garbled":
+    if not isinstance(status, str) or status == "garbled":
         return "the worker sent something that is not a result"
-    return worker.exit_reason()
+    return running.exit_reason()
 
 
 def _judge(test, observed: dict, expected: dict) -> TestOutcome:
@@ -189,7 +188,7 @@ def _error_text(error) -> str:
     return f"{text} (at {where})" if where else text
 
 
-def _all_failed(submission, autograder, status, problem, started) -> SubmissionResult:
-    outcomes = [TestOutcome(t.name, t.concept, t.points, 0.0, status, problem) for t in autograder.tests]
+def _all_failed(submission, autograder, problem, started) -> SubmissionResult:
+    outcomes = [TestOutcome(t.name, t.concept, t.points, 0.0, "error", problem) for t in autograder.tests]
     return SubmissionResult(submission.student, str(submission.source or ""), outcomes, problem,
                             time.monotonic() - started)

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Callable
 
 from tito.course import CourseError
-from tito.grading.judge import Autograder, SubmissionResult, grade
+from tito.grading.judge import Grader, SubmissionResult
 from tito.grading.reports import RESULTS, load_results, write_grades_csv, write_report_html, write_submission
 from tito.grading.submissions import Submission
-from tito.grading.worker import Limits
 
 
 def to_grade(submissions: list[Submission], out: Path, resume: bool) -> list[Submission]:
@@ -25,13 +24,13 @@ def to_grade(submissions: list[Submission], out: Path, resume: bool) -> list[Sub
     return [s for s in submissions if s.student not in done]
 
 
-def grade_all(submissions: list[Submission], autograder: Autograder, out: Path, limits: Limits,
-              jobs: int, on_result: Callable[[SubmissionResult], None] = lambda r: None) -> list[dict]:
+def grade_all(submissions: list[Submission], grader: Grader, out: Path, jobs: int,
+              on_result: Callable[[SubmissionResult], None] = lambda r: None) -> list[dict]:
     """Grade, saving each submission's files as soon as it is graded; return every result."""
     out.mkdir(parents=True, exist_ok=True)
 
     def one(submission: Submission) -> None:
-        result = grade(submission, autograder, limits)
+        result = grader.grade(submission)
         write_submission(out, result)
         on_result(result)
 

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tito.course import Module
-from tito.grading.judge import Autograder, SubmissionResult, grade
+from tito.grading.judge import Autograder, Grader, SubmissionResult
 from tito.grading.submissions import Submission
-from tito.grading.worker import Limits
 
 
 @dataclass(frozen=True)
@@ -55,12 +54,12 @@ def candidates(module: Module, autograder: Autograder, scratch: Path) -> list[Ca
     return found
 
 
-def validate(module: Module, autograder: Autograder, limits: Limits, jobs: int):
+def validate(module: Module, grader: Grader, jobs: int):
     """Grade every candidate; return (candidate, result) pairs."""
     with tempfile.TemporaryDirectory(prefix="tito-validate-") as scratch:
-        found = candidates(module, autograder, Path(scratch))
+        found = candidates(module, grader.autograder, Path(scratch))
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            results = list(pool.map(lambda c: grade(Submission(c.name, c.path), autograder, limits), found))
+            results = list(pool.map(lambda c: grader.grade(Submission(c.name, c.path)), found))
     return list(zip(found, results))
 
 

@@ -75,3 +75,8 @@ def _from_json(value, arrays):
     if isinstance(value, list):
         return [_from_json(v, arrays) for v in value]
     return value
+
+
+def frame(blob: bytes) -> bytes:
+    """A message on a stream: its length, then the message."""
+    return len(blob).to_bytes(8, "little") + blob

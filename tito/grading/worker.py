@@ -1,22 +1,26 @@
 """The worker: the only process in which a student's code runs.
 
-It loads the submission, runs the scenarios it is asked for, and sends back what it observed as
-plain data (see `wire`). It decides nothing: the grader compares and scores.
+Forked by the zygote for one submission, it reads its job (the student's code as cells, the
+scenarios to run, the limits), runs the scenarios and sends back what it observed as plain data
+(see `wire`). It decides nothing: the grader compares and scores.
 """
 from __future__ import annotations
 
-import importlib.util
+import ctypes
+import json
 import os
 import resource
 import signal
 import traceback
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tito.exporter import load_exported
-from tito.grading.wire import encode
+from tito.cells import Cell
+from tito.exporter import run_cells
+from tito.grading.wire import encode, frame
 
 MESSAGE_LIMIT = 500
+PR_SET_DUMPABLE = 4
 
 
 @dataclass(frozen=True)
@@ -27,20 +31,40 @@ class Limits:
     output_kb: int = 1024  # what the student's code may print, in all
 
 
-def run_worker(conn, source: str, scenarios_path: str, names: list[str], limits: Limits,
-               scratch: str) -> None:
-    """Entry point of the worker process (started by the grader)."""
-    os.setsid()  # its own process group: the grader kills everything the submission started
-    confine(limits, Path(scratch))
-    scenarios = load_scenarios(Path(scenarios_path))
+@dataclass(frozen=True)
+class Job:
+    """What the grader asks of one worker; it travels as JSON."""
+    cells: list[tuple[str, str, int, int]]  # (source, file, first line, index) of each graded cell
+    scenarios: list[str]
+    limits: Limits
+
+    def to_json(self) -> bytes:
+        return json.dumps({**asdict(self), "limits": asdict(self.limits)}).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> "Job":
+        raw = json.loads(data)
+        return cls([tuple(c) for c in raw["cells"]], raw["scenarios"], Limits(**raw["limits"]))
+
+
+def run_job(scenarios, job_fd: int, results_fd: int, scratch: str) -> None:
+    """The worker process, from fork to exit."""
+    os.setsid()  # its own process group: everything the submission starts can be killed at once
+    _undumpable()
+    with os.fdopen(job_fd, "rb") as f:
+        job = Job.from_json(f.read())
+    results = os.fdopen(results_fd, "wb", buffering=0)
+    confine(job.limits, Path(scratch))
+    cells = [Cell("code", text, {}, Path(name), line, index) for text, name, line, index in job.cells]
+    source = cells[0].path.as_posix() if cells else "submission"
     try:
-        student = load_exported(Path(source), "submission")
+        student = run_cells(cells, "submission", source)
     except BaseException as error:  # whatever the student's code raises, report it
-        conn.send_bytes(encode({"type": "import_error", "error": describe(error, source)}))
+        results.write(frame(encode({"type": "import_error", "error": describe(error, source)})))
         os._exit(0)
-    conn.send_bytes(encode({"type": "ready"}))
-    for name in names:
-        conn.send_bytes(run_scenario(scenarios, student, name, source))
+    results.write(frame(encode({"type": "ready"})))
+    for name in job.scenarios:
+        results.write(frame(run_scenario(scenarios, student, name, source)))
     os._exit(0)
 
 
@@ -64,26 +88,26 @@ def confine(limits: Limits, scratch: Path) -> None:
     log = os.open(scratch / "output.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-
-
-def load_scenarios(path: Path):
-    spec = importlib.util.spec_from_file_location("autograder_scenarios", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
 
 
 def describe(error: BaseException, source: str) -> dict:
     """An exception as plain data: its type, message and the line of the student's code."""
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith(source)]
-    if isinstance(error, SyntaxError) and error.filename and error.filename.startswith(source):
-        where = f"{Path(source).name}:{error.lineno}"
-    else:
-        where = f"{Path(source).name}:{frames[-1].lineno}" if frames else ""
     try:
+        frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith(source)]
+        if isinstance(error, SyntaxError) and str(error.filename).startswith(source):
+            where = f"{Path(source).name}:{error.lineno}"
+        else:
+            where = f"{Path(source).name}:{frames[-1].lineno}" if frames else ""
         message = str(error)[:MESSAGE_LIMIT]
-    except BaseException:
-        message = "(the exception's message could not be read)"
-    return {"type": type(error).__name__, "message": message, "where": where}
+    except BaseException:  # an exception can be built to fail even here
+        where, message = "", "(the exception could not be described)"
+    return {"type": type(error).__name__[:100], "message": message, "where": where}
+
+
+def _undumpable() -> None:
+    """Other processes of the same user may not read this one's memory or files in /proc."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass

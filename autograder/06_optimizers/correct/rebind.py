@@ -13,8 +13,8 @@ class Optimizer:
         if not self.params:
             raise ValueError("optimizer got an empty parameter list")
         for p in self.params:
-            if not hasattr(p, "data"):
-                raise TypeError(f"optimizer can only update objects with .data, got {type(p).__name__}")
+            if isinstance(p, np.ndarray) or not hasattr(p, "data"):
+                raise TypeError(f"optimizer can only update parameters (.data and .grad), got {type(p).__name__}")
         if lr < 0:
             raise ValueError(f"Invalid learning rate: {lr}")
         self.lr = lr
@@ -53,7 +53,7 @@ class Optimizer:
             i = int(key)
             if not 0 <= i < len(self.params):
                 raise ValueError(f"state for parameter {key}, but there are only {len(self.params)}")
-            if set(buffers) != set(self.buffers):
+            if buffers and set(buffers) != set(self.buffers):
                 raise ValueError(f"state {i} has keys {sorted(buffers)}, expected {sorted(self.buffers)}")
             state[i] = {}
             for name, value in buffers.items():
@@ -94,8 +94,8 @@ class SGD(Optimizer):
     def get_momentum_state(self):
         if not self.has_momentum():
             return None
-        return [np.copy(self.state[i]["momentum_buffer"]) if i in self.state else None
-                for i in range(len(self.params))]
+        buffers = [self.state.get(i, {}).get("momentum_buffer") for i in range(len(self.params))]
+        return [None if b is None else np.copy(b) for b in buffers]
 
     def set_momentum_state(self, buffers):
         if buffers is None:
@@ -111,10 +111,11 @@ class SGD(Optimizer):
                 continue
             g = p.grad + self.weight_decay * p.data
             if self.momentum > 0:
-                if i in self.state:
-                    buf = self.momentum * self.state[i]["momentum_buffer"] + (1 - self.dampening) * g
-                else:
+                previous = self.state.get(i, {}).get("momentum_buffer")
+                if previous is None:
                     buf = g
+                else:
+                    buf = self.momentum * previous + (1 - self.dampening) * g
                 self.state[i] = {"momentum_buffer": buf}
                 g = g + self.momentum * buf if self.nesterov else buf
             p.data = p.data - self.lr * g
@@ -146,11 +147,11 @@ class Adam(Optimizer):
 
     @property
     def m_buffers(self):
-        return [self.state[i]["exp_avg"] if i in self.state else None for i in range(len(self.params))]
+        return [self.state.get(i, {}).get("exp_avg") for i in range(len(self.params))]
 
     @property
     def v_buffers(self):
-        return [self.state[i]["exp_avg_sq"] if i in self.state else None for i in range(len(self.params))]
+        return [self.state.get(i, {}).get("exp_avg_sq") for i in range(len(self.params))]
 
     def step(self):
         beta1, beta2 = self.betas

@@ -1,0 +1,754 @@
+"""Module 06's hidden tests, the half that runs beside the student's code (see docs/grading.md).
+
+A scenario drives optimizers through a `Backend` and returns what happened as plain data:
+trajectories, buffers, learning rates, the names of exceptions. It decides nothing; the grader
+compares these observations with the ones PyTorch produced when `make_expected.py` ran the same
+scenario on its own backend. Inputs come from seeded generators, so both runs see the same numbers.
+Only numpy is imported here.
+"""
+import json
+import math
+import os
+import tempfile
+
+import numpy as np
+
+
+class Param:
+    """A parameter as the spec sees it: `.data`, a numpy array, and `.grad`, an array or None."""
+
+    requires_grad = True
+
+    def __init__(self, data: np.ndarray):
+        self.data = data
+        self.grad = None
+
+
+class Backend:
+    """What a scenario may do with an optimizer library; `TinyBackend` and PyTorch's implement it.
+
+    Optimizers and schedulers it returns are driven directly by their own `step()`,
+    `zero_grad()` and `get_last_lr()`; everything else goes through these methods.
+    """
+
+    def parameter(self, array: np.ndarray):
+        raise NotImplementedError
+
+    def set_grad(self, param, grad: np.ndarray | None) -> None:
+        raise NotImplementedError
+
+    def value(self, param) -> np.ndarray:
+        """A copy of the parameter's current value."""
+        raise NotImplementedError
+
+    def grad(self, param) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def optimizer(self, name: str, params, **hyper):
+        """`name` is SGD, Momentum, Adam, AdamW or Optimizer; hyper-parameters the spec's."""
+        raise NotImplementedError
+
+    def scheduler(self, name: str, optimizer, **settings):
+        raise NotImplementedError
+
+    def get_lr(self, optimizer) -> float:
+        raise NotImplementedError
+
+    def set_lr(self, optimizer, lr: float) -> None:
+        raise NotImplementedError
+
+    def step_count(self, optimizer) -> int:
+        raise NotImplementedError
+
+    def state(self, optimizer, index: int) -> dict | None:
+        """A plain copy of parameter `index`'s live buffers; None when it has no state."""
+        raise NotImplementedError
+
+    def state_dict(self, obj) -> dict:
+        """The optimizer's or scheduler's state_dict(), in the spec's layout, as returned."""
+        raise NotImplementedError
+
+    def load_state_dict(self, obj, state_dict: dict) -> None:
+        raise NotImplementedError
+
+    def has_momentum(self, optimizer) -> bool:
+        raise NotImplementedError
+
+    def get_momentum_state(self, optimizer) -> list | None:
+        raise NotImplementedError
+
+    def set_momentum_state(self, optimizer, buffers: list | None) -> None:
+        raise NotImplementedError
+
+
+class TinyBackend(Backend):
+    """The student's module: the classes the spec names, called as the spec says."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def parameter(self, array):
+        return Param(np.array(array))
+
+    def set_grad(self, param, grad):
+        param.grad = None if grad is None else np.array(grad)
+
+    def value(self, param):
+        return _array(param.data, "p.data")
+
+    def grad(self, param):
+        return None if param.grad is None else _array(param.grad, "p.grad")
+
+    def optimizer(self, name, params, **hyper):
+        return getattr(self.module, name)(params, **hyper)
+
+    def scheduler(self, name, optimizer, **settings):
+        return getattr(self.module, name)(optimizer, **settings)
+
+    def get_lr(self, optimizer):
+        return plain(optimizer.lr)
+
+    def set_lr(self, optimizer, lr):
+        optimizer.lr = lr
+
+    def step_count(self, optimizer):
+        return plain(optimizer.step_count)
+
+    def state(self, optimizer, index):
+        try:
+            return plain(optimizer.state[index])  # a dict keyed by index, or a list
+        except (KeyError, IndexError):
+            return None
+
+    def state_dict(self, obj):
+        return obj.state_dict()
+
+    def load_state_dict(self, obj, state_dict):
+        obj.load_state_dict(state_dict)
+
+    def has_momentum(self, optimizer):
+        return plain(optimizer.has_momentum())
+
+    def get_momentum_state(self, optimizer):
+        return optimizer.get_momentum_state()
+
+    def set_momentum_state(self, optimizer, buffers):
+        optimizer.set_momentum_state(buffers)
+
+
+def _array(value, what: str) -> np.ndarray:
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{what} is a {type(value).__name__}; the spec keeps it a numpy array")
+    return value.copy()
+
+
+def plain(value):
+    """A deep copy of `value` made only of data the grader accepts; other objects become their
+    type's name, so that whatever the student's code returns can be reported."""
+    if isinstance(value, np.ndarray):
+        return value.copy() if value.dtype != object else f"<array of {value.dtype}>"
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k if isinstance(k, (int, str)) else str(k): plain(v) for k, v in value.items()}
+    return f"<{type(value).__name__}>"
+
+
+def error_name(call) -> str | None:
+    """The name of the exception `call()` raises, or None when it raises nothing."""
+    try:
+        call()
+    except Exception as error:  # which one is the observation
+        return type(error).__name__
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs and runs
+
+
+def make_inputs(seed: int, shapes: list, steps: int, scale=1.0, dtype="float64",
+                constant=False) -> dict:
+    """Initial values and one gradient per step and parameter, from a seeded generator.
+
+    `scale` is one number or one per parameter; `constant` repeats the first gradient.
+    `has_grad[i][k]` is False where parameter i's grad is None at step k.
+    """
+    rng = np.random.default_rng(seed)
+    scales = scale if isinstance(scale, (list, tuple)) else [scale] * len(shapes)
+    init = [rng.normal(size=shape).astype(dtype) for shape in shapes]
+    grads = []
+    for shape, s in zip(shapes, scales):
+        drawn = rng.normal(size=(1 if constant else steps, *shape)) * s
+        grads.append(np.broadcast_to(drawn, (steps, *shape)).astype(dtype))
+    return {"init": init, "grads": grads, "has_grad": [[True] * steps for _ in shapes]}
+
+
+def steps_of(inputs: dict) -> int:
+    return len(inputs["has_grad"][0])
+
+
+def grads_at(inputs: dict, k: int) -> list:
+    return [g[k] if has[k] else None for g, has in zip(inputs["grads"], inputs["has_grad"])]
+
+
+def feed(backend, optimizer, params, grads) -> None:
+    """One training step: set every grad (None skips a parameter), then optimizer.step()."""
+    for param, grad in zip(params, grads):
+        backend.set_grad(param, grad)
+    optimizer.step()
+
+
+def stacked(snapshots: list, index: int) -> np.ndarray:
+    shapes = [s.shape for s in snapshots]
+    if len(set(shapes)) > 1:
+        raise ValueError(f"parameter {index} changed shape from {shapes[0]} to "
+                         f"{next(s for s in shapes if s != shapes[0])} during training")
+    return np.stack(snapshots)
+
+
+def track(backend, optimizer, params, inputs, lrs=None, record_state=False) -> dict:
+    """Step through `inputs`, recording every parameter's value (and dtype) after every step.
+
+    `lrs[k]`, when not None, is set as the learning rate before step k.
+    """
+    values = [[backend.value(p)] for p in params]
+    state = []
+    for k in range(steps_of(inputs)):
+        if lrs and lrs[k] is not None:
+            backend.set_lr(optimizer, lrs[k])
+        feed(backend, optimizer, params, grads_at(inputs, k))
+        for i, p in enumerate(params):
+            values[i].append(backend.value(p))
+        if record_state:
+            state.append([backend.state(optimizer, i) for i in range(len(params))])
+    observed = {"trajectory": [stacked(v, i) for i, v in enumerate(values)],
+                "dtypes": [[str(v.dtype) for v in vs] for vs in values]}
+    return {**observed, "state": state} if record_state else observed
+
+
+def run(backend, optimizer: str, hyper: dict, inputs: dict, lrs=None, record_state=False) -> dict:
+    """A fresh optimizer over fresh parameters, stepped through `inputs`."""
+    params = [backend.parameter(x) for x in inputs["init"]]
+    opt = backend.optimizer(optimizer, params, **hyper)
+    return {"optimizer": optimizer, "hyper": hyper, "inputs": {**inputs, "lr": lrs},
+            **track(backend, opt, params, inputs, lrs, record_state)}
+
+
+def runs(*observed) -> dict:
+    return {"runs": list(observed)}
+
+
+# ---------------------------------------------------------------------------------------------
+# The update rules
+
+TWO = [(3,), (2, 3)]
+
+
+def sgd_update(backend):
+    return runs(run(backend, "SGD", {"lr": 0.1}, make_inputs(1, TWO, 5)))
+
+
+def sgd_weight_decay(backend):
+    return runs(run(backend, "SGD", {"lr": 0.05, "weight_decay": 0.1}, make_inputs(2, TWO, 5)))
+
+
+def momentum_velocity(backend):
+    return runs(run(backend, "SGD", {"lr": 0.05, "momentum": 0.9}, make_inputs(3, TWO, 6),
+                    record_state=True))
+
+
+def momentum_dampening(backend):
+    hyper = {"lr": 0.05, "momentum": 0.9, "dampening": 0.5}
+    return runs(run(backend, "SGD", hyper, make_inputs(4, TWO, 5), record_state=True))
+
+
+def momentum_lr_change(backend):
+    """The learning rate drops, then rises: folding it into the velocity shows from step 4 on."""
+    lrs = [None, None, None, 0.02, None, None, 0.2, None]
+    return runs(run(backend, "SGD", {"lr": 0.1, "momentum": 0.9}, make_inputs(5, TWO, 8), lrs,
+                    record_state=True))
+
+
+def nesterov(backend):
+    hyper = {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01}
+    return runs(run(backend, "SGD", hyper, make_inputs(6, TWO, 6), record_state=True))
+
+
+def adam_moments(backend):
+    hyper = {"lr": 0.01, "betas": (0.9, 0.999)}
+    return runs(run(backend, "Adam", hyper, make_inputs(7, TWO, 5), record_state=True))
+
+
+def adam_bias_correction(backend):
+    """A constant gradient of mixed scales: every bias-corrected step moves by about lr."""
+    inputs = make_inputs(8, [(4,), (2, 2)], 10, scale=[1.0, 1e-3], constant=True)
+    return runs(run(backend, "Adam", {"lr": 0.01}, inputs))
+
+
+def adam_long_run(backend):
+    """1000 steps: with beta2 = 0.999 the second moment's correction matters all the way."""
+    inputs = make_inputs(9, [(4,)], 1000)
+    inputs["grads"][0] = inputs["grads"][0] + 0.5  # a drift, so that the parameter travels
+    return runs(run(backend, "Adam", {"lr": 0.001}, inputs))
+
+
+def adam_eps(backend):
+    """Gradients near eps, where eps's place in the formula decides the step; and a large eps."""
+    tiny = make_inputs(10, [(4,), (3,)], 8, scale=[1e-8, 1e-6])
+    large = make_inputs(11, [(4,)], 8)
+    return runs(run(backend, "Adam", {"lr": 0.01}, tiny),
+                run(backend, "Adam", {"lr": 0.01, "eps": 0.1}, large))
+
+
+def adam_weight_decay(backend):
+    inputs = make_inputs(12, TWO, 6, scale=[1.0, 0.01])
+    return runs(run(backend, "Adam", {"lr": 0.01, "weight_decay": 0.1}, inputs))
+
+
+def adamw(backend):
+    """Decoupled decay: the same shrink factor on a parameter with large and one with tiny grads."""
+    inputs = make_inputs(13, TWO, 6, scale=[1.0, 0.01])
+    return runs(run(backend, "AdamW", {"lr": 0.01, "weight_decay": 0.1}, inputs),
+                run(backend, "AdamW", {"lr": 0.05, "betas": (0.8, 0.99), "weight_decay": 0.5},
+                    make_inputs(14, [(5,)], 6)))
+
+
+def adam_step_counter(backend):
+    """Three parameters, each with a gradient at every step; and the optimizer's step_count."""
+    inputs = make_inputs(15, [(3,), (2, 2), (1,)], 8)
+    params = [backend.parameter(x) for x in inputs["init"]]
+    opt = backend.optimizer("Adam", params, lr=0.01)
+    observed = {"optimizer": "Adam", "hyper": {"lr": 0.01}, "inputs": {**inputs, "lr": None},
+                **track(backend, opt, params, inputs)}
+    return {**runs(observed), "step_count": backend.step_count(opt)}
+
+
+def defaults(backend):
+    """Every optimizer built with its default hyper-parameters."""
+    inputs = make_inputs(16, TWO, 5)
+    return runs(*(run(backend, name, {}, inputs) for name in ("SGD", "Momentum", "Adam", "AdamW")))
+
+
+def dtype(backend):
+    """float32 parameters and gradients, through every optimizer."""
+    inputs = make_inputs(17, TWO, 10, dtype="float32")
+    return runs(run(backend, "SGD", {"lr": 0.1}, inputs),
+                run(backend, "SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True,
+                                     "weight_decay": 0.01}, inputs),
+                run(backend, "Adam", {"lr": 0.01, "weight_decay": 0.01}, inputs),
+                run(backend, "AdamW", {"lr": 0.01, "weight_decay": 0.1}, inputs))
+
+
+def training_loop(backend):
+    """Least squares trained the way students train: parameters from a generator, gradients
+    recomputed from the current weights, zero_grad() after every step."""
+    rng = np.random.default_rng(18)
+    x = rng.normal(size=(16, 3))
+    y = x @ np.array([1.5, -2.0, 0.5]) + 0.3 + 0.1 * rng.normal(size=16)
+    settings = [("SGD", {"lr": 0.1, "momentum": 0.9}), ("Adam", {"lr": 0.05}),
+                ("AdamW", {"lr": 0.05, "weight_decay": 0.1})]
+    observed = []
+    for name, hyper in settings:
+        w, b = backend.parameter(np.zeros(3)), backend.parameter(np.zeros(1))
+        opt = backend.optimizer(name, (p for p in (w, b)), **hyper)
+        values = [[backend.value(w)], [backend.value(b)]]
+        for _ in range(20):
+            residual = x @ backend.value(w) + backend.value(b) - y
+            feed(backend, opt, (w, b), (x.T @ residual / len(y), np.array([residual.mean()])))
+            opt.zero_grad()
+            values[0].append(backend.value(w))
+            values[1].append(backend.value(b))
+        observed.append({"optimizer": name, "hyper": hyper, "inputs": None,
+                         "trajectory": [stacked(v, i) for i, v in enumerate(values)],
+                         "dtypes": [[str(v.dtype) for v in vs] for vs in values]})
+    return runs(*observed)
+
+
+# ---------------------------------------------------------------------------------------------
+# Skipping, zero_grad, validation
+
+
+def grad_none(backend):
+    """Parameter 0 always has a gradient, 1 never, 2 for the first three steps only.
+
+    No parameter gets a gradient again after missing one, so a global step counter and a
+    per-parameter one agree here. The state is recorded before the first step as well.
+    """
+    observed = []
+    for name, hyper in [("SGD", {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.1}),
+                        ("Adam", {"lr": 0.01})]:
+        inputs = make_inputs(19, [(3,), (2,), (2, 2)], 6)
+        inputs["has_grad"][1] = [False] * 6
+        inputs["has_grad"][2] = [True] * 3 + [False] * 3
+        params = [backend.parameter(x) for x in inputs["init"]]
+        opt = backend.optimizer(name, params, **hyper)
+        before = [backend.state(opt, i) for i in range(len(params))]
+        tracked = track(backend, opt, params, inputs, record_state=True)
+        observed.append({"optimizer": name, "hyper": hyper, "inputs": {**inputs, "lr": None},
+                         **tracked, "state": [before, *tracked["state"]]})
+    return runs(*observed)
+
+
+def zero_grad(backend):
+    """zero_grad() after gradients were set; then a step, which must change nothing."""
+    observed = {}
+    for name in ("SGD", "Adam"):
+        inputs = make_inputs(20, TWO, 1)
+        params = [backend.parameter(x) for x in inputs["init"]]
+        opt = backend.optimizer(name, params, lr=0.1)
+        for p, g in zip(params, grads_at(inputs, 0)):
+            backend.set_grad(p, g)
+        opt.zero_grad()
+        grads = [backend.grad(p) for p in params]
+        opt.step()
+        observed[name] = {"grads": grads, "init": inputs["init"],
+                          "after_step": [backend.value(p) for p in params]}
+    return observed
+
+
+VALIDATION = {
+    # case: (optimizer, hyper-parameters)
+    "SGD(lr=-0.1)": ("SGD", {"lr": -0.1}),
+    "SGD(momentum=-0.5)": ("SGD", {"momentum": -0.5}),
+    "SGD(weight_decay=-0.1)": ("SGD", {"weight_decay": -0.1}),
+    "SGD(nesterov=True, momentum=0)": ("SGD", {"nesterov": True}),
+    "SGD(nesterov=True, momentum=0.9, dampening=0.1)":
+        ("SGD", {"nesterov": True, "momentum": 0.9, "dampening": 0.1}),
+    "Momentum(lr=-1.0)": ("Momentum", {"lr": -1.0}),
+    "Adam(lr=-0.001)": ("Adam", {"lr": -0.001}),
+    "Adam(eps=-1e-8)": ("Adam", {"eps": -1e-8}),
+    "Adam(betas=(1.0, 0.999))": ("Adam", {"betas": (1.0, 0.999)}),
+    "Adam(betas=(0.9, -0.1))": ("Adam", {"betas": (0.9, -0.1)}),
+    "Adam(weight_decay=-0.01)": ("Adam", {"weight_decay": -0.01}),
+    "AdamW(weight_decay=-0.01)": ("AdamW", {"weight_decay": -0.01}),
+    # the edges of the valid ranges raise nothing
+    "SGD(lr=0.0)": ("SGD", {"lr": 0.0}),
+    "SGD(momentum=0.0, dampening=0.5)": ("SGD", {"dampening": 0.5}),
+    "Adam(betas=(0.0, 0.0), eps=0.0)": ("Adam", {"betas": (0.0, 0.0), "eps": 0.0}),
+}
+
+
+def validation(backend):
+    def build(name, hyper):
+        return lambda: backend.optimizer(name, [backend.parameter(np.zeros(2))], **hyper)
+
+    def base_step():
+        param = backend.parameter(np.zeros(2))
+        optimizer = backend.optimizer("Optimizer", [param], lr=0.1)
+        backend.set_grad(param, np.ones(2))
+        optimizer.step()
+
+    cases = {case: error_name(build(*call)) for case, call in VALIDATION.items()}
+    cases["SGD([]) (no parameters)"] = error_name(lambda: backend.optimizer("SGD", [], lr=0.1))
+    cases["Adam([object()]) (an element without .data)"] = error_name(
+        lambda: backend.optimizer("Adam", [object()], lr=0.1))
+    cases["Optimizer(params, lr=0.1).step()"] = error_name(base_step)
+    return {"cases": cases}
+
+
+# ---------------------------------------------------------------------------------------------
+# State: state_dict, load_state_dict, checkpoints, momentum state
+
+CHECKPOINTED = [  # (optimizer, hyper-parameters of the saved one, of the one that loads)
+    ("Adam", {"lr": 0.01, "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.1},
+     {"lr": 0.5}),
+    ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01},
+     {"lr": 0.5, "momentum": 0.5, "dampening": 0.3}),
+]
+
+
+def trained(backend, optimizer, hyper, inputs, steps):
+    """An optimizer after `steps` steps of `inputs`, and its parameters."""
+    params = [backend.parameter(x) for x in inputs["init"]]
+    opt = backend.optimizer(optimizer, params, **hyper)
+    for k in range(steps):
+        feed(backend, opt, params, grads_at(inputs, k))
+    return opt, params
+
+
+def resumed(backend, optimizer, hyper, params, state_dict):
+    """A new optimizer over copies of `params`' values, loaded from `state_dict`."""
+    copies = [backend.parameter(backend.value(p)) for p in params]
+    opt = backend.optimizer(optimizer, copies, **hyper)
+    backend.load_state_dict(opt, state_dict)
+    return opt, copies
+
+
+def together(backend, pairs, feeds, steps) -> list:
+    """Step (optimizer, params) pairs in turn, pair j with the gradients of `feeds[j]`, at each
+    step of `steps`; the trajectory of every pair."""
+    values = [[[backend.value(p)] for p in params] for _, params in pairs]
+    for k in steps:
+        for (opt, params), inputs, vals in zip(pairs, feeds, values):
+            feed(backend, opt, params, grads_at(inputs, k))
+            for i, p in enumerate(params):
+                vals[i].append(backend.value(p))
+    return [[stacked(v, i) for i, v in enumerate(vals)] for vals in values]
+
+
+def state_dict_copies(backend):
+    """A state_dict taken after 3 steps, read again after 3 more."""
+    observed = {}
+    for optimizer, hyper, _ in CHECKPOINTED:
+        inputs = make_inputs(21, TWO, 6)
+        opt, params = trained(backend, optimizer, hyper, inputs, 3)
+        state_dict = backend.state_dict(opt)
+        at_save = plain(state_dict)
+        together(backend, [(opt, params)], [inputs], range(3, 6))
+        observed[optimizer] = {"at_save": at_save, "later": plain(state_dict)}
+    return observed
+
+
+def state_dict_layout(backend):
+    observed = {}
+    for optimizer, hyper, _ in CHECKPOINTED:
+        opt, _ = trained(backend, optimizer, hyper, make_inputs(22, TWO, 2), 2)
+        observed[optimizer] = plain(backend.state_dict(opt))
+    return observed
+
+
+def load_state_dict_restores(backend):
+    """A differently configured optimizer loads a trained one's dict; both then continue."""
+    observed = {}
+    for optimizer, hyper, other in CHECKPOINTED:
+        inputs = make_inputs(23, TWO, 8)
+        a, a_params = trained(backend, optimizer, hyper, inputs, 4)
+        b, b_params = resumed(backend, optimizer, other, a_params, backend.state_dict(a))
+        loaded = {"lr": backend.get_lr(b), "step_count": backend.step_count(b),
+                  "state_dict": plain(backend.state_dict(b))}
+        saved, resumed_run = together(backend, [(a, a_params), (b, b_params)], [inputs] * 2,
+                                      range(4, 8))
+        observed[optimizer] = {**loaded, "saved": saved, "resumed": resumed_run}
+    return observed
+
+
+def load_state_dict_copies(backend):
+    """Two optimizers loaded from one dict, then they and the original take turns, each with
+    gradients of its own: any array two of them share shows up in another's trajectory."""
+    observed = {}
+    for optimizer, hyper, _ in CHECKPOINTED:
+        a, a_params = trained(backend, optimizer, hyper, make_inputs(24, TWO, 3), 3)
+        state_dict = backend.state_dict(a)
+        pairs = [(a, a_params), resumed(backend, optimizer, hyper, a_params, state_dict),
+                 resumed(backend, optimizer, hyper, a_params, state_dict)]
+        feeds = [make_inputs(seed, TWO, 3) for seed in (25, 26, 27)]
+        trajectories = together(backend, pairs, feeds, range(3))
+        observed[optimizer] = dict(zip(("original", "first", "second"), trajectories))
+    return observed
+
+
+BAD_STATE_DICTS = {  # what does not fit: how the dict is made (shapes, optimizer, hyper-parameters)
+    "one parameter instead of two": ([(3,)], "Adam", {"lr": 0.01}),
+    "the second buffer shaped (3,), not (2, 3)": ([(3,), (3,)], "Adam", {"lr": 0.01}),
+    "an SGD dict loaded into Adam": (TWO, "SGD", {"lr": 0.01, "momentum": 0.9}),
+}
+
+
+def load_state_dict_rejects(backend):
+    """Dicts that do not fit must raise ValueError and leave the trained optimizer unchanged."""
+    inputs = make_inputs(28, TWO, 6)
+    opt, params = trained(backend, "Adam", {"lr": 0.01}, inputs, 3)
+    control, control_params = trained(backend, "Adam", {"lr": 0.01}, inputs, 3)
+    errors = {}
+    for case, (shapes, optimizer, hyper) in BAD_STATE_DICTS.items():
+        other, _ = trained(backend, optimizer, hyper, make_inputs(29, shapes, 2), 2)
+        bad = backend.state_dict(other)
+        errors[case] = error_name(lambda: backend.load_state_dict(opt, bad))
+    good = backend.state_dict(control)
+    errors["a dict without 'state'"] = error_name(lambda: backend.load_state_dict(
+        opt, {key: value for key, value in good.items() if key != "state"}))
+    observed = {"errors": errors, "lr": backend.get_lr(opt), "step_count": backend.step_count(opt)}
+    observed["after"], observed["control"] = together(
+        backend, [(opt, params), (control, control_params)], [inputs] * 2, range(3, 6))
+    return observed
+
+
+def checkpoint_disk(backend):
+    """Weights and optimizer state saved to .npz + JSON, loaded into a new optimizer; then the
+    original and the resumed one take the same steps."""
+    observed = {}
+    for optimizer, hyper, other in CHECKPOINTED:
+        inputs = make_inputs(30, TWO, 9)
+        a, a_params = trained(backend, optimizer, hyper, inputs, 4)
+        checkpoint = {"weights": [backend.value(p) for p in a_params],
+                      "optimizer": backend.state_dict(a)}
+        with tempfile.TemporaryDirectory() as folder:
+            try:
+                save_checkpoint(folder, checkpoint)
+            except TypeError as error:
+                observed[optimizer] = {"unsaveable": str(error)}
+                continue
+            loaded = load_checkpoint(folder)
+        b_params = [backend.parameter(w) for w in loaded["weights"]]
+        b = backend.optimizer(optimizer, b_params, **other)
+        backend.load_state_dict(b, loaded["optimizer"])
+        saved, resumed_run = together(backend, [(a, a_params), (b, b_params)], [inputs] * 2,
+                                      range(4, 9))
+        observed[optimizer] = {"saved": saved, "resumed": resumed_run}
+    return observed
+
+
+def momentum_state(backend):
+    """get/set_momentum_state: structure, copies out, copies in, clearing, and no momentum."""
+    inputs = make_inputs(31, TWO, 6)
+    inputs["has_grad"][1][0] = False
+    hyper = {"lr": 0.1, "momentum": 0.9}
+    params = [backend.parameter(x) for x in inputs["init"]]
+    opt = backend.optimizer("SGD", params, **hyper)
+    observed = {"before_any_step": plain(backend.get_momentum_state(opt))}
+    feed(backend, opt, params, grads_at(inputs, 0))
+    observed["after_first_step"] = plain(backend.get_momentum_state(opt))
+    feed(backend, opt, params, grads_at(inputs, 1))
+    saved = backend.get_momentum_state(opt)
+    observed["saved"] = plain(saved)
+    for buf in saved:
+        buf += 100.0  # changing the copies must not change the optimizer
+    twin_params = [backend.parameter(backend.value(p)) for p in params]
+    twin = backend.optimizer("SGD", twin_params, **hyper)
+    given = [np.array(b) for b in observed["saved"]]
+    backend.set_momentum_state(twin, given)
+    for buf in given:
+        buf += 100.0  # nor changing the arrays it was given
+    observed["continued"], observed["twin"] = together(
+        backend, [(opt, params), (twin, twin_params)], [inputs] * 2, range(2, 4))
+    backend.set_momentum_state(opt, None)
+    observed["after_clear"] = plain(backend.get_momentum_state(opt))
+    observed["after_clear_steps"] = together(backend, [(opt, params)], [inputs], range(4, 6))[0]
+    plain_sgd = backend.optimizer("SGD", [backend.parameter(np.zeros(2))], lr=0.1)
+    observed["has_momentum"] = [backend.has_momentum(opt), backend.has_momentum(plain_sgd)]
+    observed["without_momentum"] = plain(backend.get_momentum_state(plain_sgd))
+    return observed
+
+
+# ---------------------------------------------------------------------------------------------
+# Learning-rate schedulers
+
+
+def schedule(backend, scheduler, settings, epochs, seed):
+    """SGD under a scheduler for `epochs` epochs: the lr each epoch used, get_last_lr() after each
+    scheduler.step(), and the parameter, which shows the optimizer used the scheduled lr."""
+    inputs = make_inputs(seed, [(3,)], epochs)
+    params = [backend.parameter(x) for x in inputs["init"]]
+    opt = backend.optimizer("SGD", params, lr=0.1)
+    sched = backend.scheduler(scheduler, opt, **settings)
+    used, last = [], [plain(sched.get_last_lr())]
+    values = [backend.value(params[0])]
+    for k in range(epochs):
+        used.append(backend.get_lr(opt))
+        feed(backend, opt, params, grads_at(inputs, k))
+        sched.step()
+        last.append(plain(sched.get_last_lr()))
+        values.append(backend.value(params[0]))
+    return {"scheduler": scheduler, "settings": settings, "lr_used": used, "last_lr": last,
+            "lr_after": backend.get_lr(opt), "trajectory": stacked(values, 0)}
+
+
+def step_lr(backend):
+    return {"schedules": [schedule(backend, "StepLR", {"step_size": 3, "gamma": 0.5}, 10, 32),
+                          schedule(backend, "StepLR", {"step_size": 2}, 7, 33)]}
+
+
+def cosine_lr(backend):
+    """Epochs 0..T_max, where PyTorch's recursive form and the closed form agree."""
+    return {"schedules": [
+        schedule(backend, "CosineAnnealingLR", {"T_max": 10, "eta_min": 0.001}, 10, 34),
+        schedule(backend, "CosineAnnealingLR", {"T_max": 7}, 7, 35)]}
+
+
+def scheduler_state(backend):
+    """A scheduler and its optimizer saved after 3 epochs and loaded into new ones, which then
+    go on beside the originals."""
+    observed = []
+    for scheduler, settings in [("StepLR", {"step_size": 2, "gamma": 0.5}),
+                                ("CosineAnnealingLR", {"T_max": 8, "eta_min": 0.01})]:
+        pairs = []
+        for _ in range(2):
+            opt = backend.optimizer("SGD", [backend.parameter(np.zeros(1))], lr=0.1)
+            pairs.append((opt, backend.scheduler(scheduler, opt, **settings)))
+        (opt, sched), (new_opt, new_sched) = pairs
+        for _ in range(3):
+            opt.step()
+            sched.step()
+        backend.load_state_dict(new_opt, backend.state_dict(opt))
+        backend.load_state_dict(new_sched, backend.state_dict(sched))
+        lrs = {"original": [], "resumed": []}
+        for _ in range(5):
+            for (o, s), key in zip(pairs, lrs):
+                o.step()
+                s.step()
+                lrs[key].append(backend.get_lr(o))
+        observed.append({"scheduler": scheduler, "settings": settings, **lrs})
+    return {"schedules": observed}
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoint files: .npz for arrays, JSON for the rest, never pickle
+
+
+def save_checkpoint(folder: str, obj) -> None:
+    """Write `obj` (dicts, lists, tuples, numbers, strings, None, numpy arrays and scalars) to
+    `folder`, keeping dict keys' types, tuples and numpy scalar types.
+
+    Raises TypeError naming anything else, and where it is.
+    """
+    arrays = {}
+    tree = _encode(obj, arrays, "checkpoint")
+    with open(os.path.join(folder, "checkpoint.json"), "w", encoding="utf-8") as f:
+        json.dump(tree, f)
+    np.savez(os.path.join(folder, "arrays.npz"), **arrays)
+
+
+def load_checkpoint(folder: str):
+    with open(os.path.join(folder, "checkpoint.json"), encoding="utf-8") as f:
+        tree = json.load(f)
+    with np.load(os.path.join(folder, "arrays.npz"), allow_pickle=False) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    return _decode(tree, arrays)
+
+
+def _encode(value, arrays: dict, where: str):
+    if isinstance(value, (np.ndarray, np.generic)):
+        if value.dtype == object:
+            raise TypeError(f"{where} is an array of Python objects, which a checkpoint cannot hold")
+        key = f"a{len(arrays)}"
+        arrays[key] = np.asarray(value)
+        return {"array" if isinstance(value, np.ndarray) else "scalar": key}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        items = [_encode(v, arrays, f"{where}[{i}]") for i, v in enumerate(value)]
+        return {"tuple": items} if isinstance(value, tuple) else items
+    if isinstance(value, dict):
+        return {"dict": [[_encode(k, arrays, f"a key of {where}"), _encode(v, arrays, f"{where}[{k!r}]")]
+                         for k, v in value.items()]}
+    raise TypeError(f"{where} is a {type(value).__name__}; a state_dict holds only numpy arrays, "
+                    "numbers, bools, strings, None, lists, tuples and dicts")
+
+
+def _decode(tree, arrays: dict):
+    if isinstance(tree, list):
+        return [_decode(v, arrays) for v in tree]
+    if not isinstance(tree, dict):
+        return tree
+    (tag, content), = tree.items()
+    if tag == "array":
+        return arrays[content]
+    if tag == "scalar":
+        return arrays[content][()]
+    if tag == "tuple":
+        return tuple(_decode(v, arrays) for v in content)
+    return {_decode(k, arrays): _decode(v, arrays) for k, v in content}
+
+
+SCENARIOS = {scenario.__name__: scenario for scenario in (
+    sgd_update, sgd_weight_decay, momentum_velocity, momentum_dampening, momentum_lr_change,
+    nesterov, adam_moments, adam_bias_correction, adam_long_run, adam_eps, adam_weight_decay,
+    adamw, adam_step_counter, defaults, dtype, training_loop, grad_none, zero_grad, validation,
+    state_dict_copies, state_dict_layout, load_state_dict_restores, load_state_dict_copies,
+    load_state_dict_rejects, checkpoint_disk, momentum_state, step_lr, cosine_lr,
+    scheduler_state)}

@@ -1,0 +1,174 @@
+"""The zygote: a small process, inside the sandbox, that forks one worker per submission.
+
+It starts once per grading run, imports numpy and the hidden scenarios (read from its standard
+input, so the autograder's folder need not be visible in the sandbox), and then forks workers on
+request, which costs about a millisecond instead of a fresh interpreter's tenth of a second.
+It also reaps: every process a submission starts, even one that detached itself, ends up its
+child (it is the sandbox's PID 1, or a child subreaper outside one) and is killed.
+
+    python -m tito.grading.zygote CONTROL_FD  < scenarios.py
+"""
+from __future__ import annotations
+
+import ctypes
+import importlib
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+import types
+
+import numpy  # noqa: F401  (imported once here, shared by every forked worker)
+
+from tito.grading import worker
+
+# Imported before privileges are dropped, for student code that uses them: outside a sandbox the
+# unprivileged user may not be able to read the Python installation afterwards.
+PRELOAD = ("abc", "collections", "copy", "dataclasses", "functools", "itertools", "math", "numbers",
+           "typing", "warnings", "zipfile", "numpy.linalg", "numpy.random", "numpy.lib.format")
+PR_SET_CHILD_SUBREAPER = 36
+ORPHAN_SCAN_SECONDS = 0.5
+
+
+def main() -> None:
+    control = socket.socket(fileno=int(sys.argv[1]))
+    scenarios = load_scenarios(sys.stdin.read())
+    for name in PRELOAD:
+        importlib.import_module(name)
+    _become_subreaper()
+    _drop_root()
+    control.send(json.dumps({"op": "ready", "pid": os.getpid()}).encode())
+    serve(control, scenarios)
+
+
+def serve(control: socket.socket, scenarios) -> None:
+    workers: dict[int, tuple[int, str]] = {}  # pid -> (job, scratch folder)
+    last_scan = 0.0
+    child_ended = _wake_on_sigchld()
+    while True:
+        ready = select.select([control, child_ended], [], [], ORPHAN_SCAN_SECONDS)[0]
+        if child_ended in ready:
+            os.read(child_ended, 4096)
+        if control in ready:
+            try:
+                data, fds, _, _ = socket.recv_fds(control, 4096, 2)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            request = json.loads(data)
+            if request["op"] == "start":
+                scratch = tempfile.mkdtemp(prefix=f"job{request['job']}-")
+                pid = fork_worker(control, scenarios, fds, scratch)
+                workers[pid] = (request["job"], scratch)
+            elif request["op"] == "kill":
+                for pid, (job, _) in workers.items():
+                    if job == request["job"]:
+                        _kill_group(pid)
+        if reap(control, workers) or time.monotonic() - last_scan > ORPHAN_SCAN_SECONDS:
+            kill_orphans(workers)
+            last_scan = time.monotonic()
+    for pid in workers:
+        _kill_group(pid)
+    kill_orphans({})
+
+
+def fork_worker(control, scenarios, fds: list[int], scratch: str) -> int:
+    job_fd, results_fd = fds
+    pid = os.fork()
+    if pid == 0:
+        try:
+            control.close()
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            worker.run_job(scenarios, job_fd, results_fd, scratch)
+        finally:
+            os._exit(70)
+    os.close(job_fd)
+    os.close(results_fd)
+    return pid
+
+
+def reap(control, workers) -> bool:
+    """Collect finished children; tell the grader how each worker ended. True if any ended."""
+    reaped = False
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return reaped
+        if pid == 0:
+            return reaped
+        reaped = True
+        if pid in workers:
+            job, scratch = workers.pop(pid)
+            _kill_group(pid)
+            shutil.rmtree(scratch, ignore_errors=True)
+            control.send(json.dumps({"op": "exited", "job": job,
+                                     "code": os.waitstatus_to_exitcode(status)}).encode())
+
+
+def kill_orphans(workers) -> None:
+    """Kill every child of ours that is not a worker: processes a submission left behind."""
+    me = str(os.getpid())
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in workers:
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                parent = f.read().rsplit(")", 1)[1].split()[1]
+        except OSError:
+            continue
+        if parent == me:
+            _kill(int(entry))
+
+
+def load_scenarios(source: str) -> types.ModuleType:
+    module = types.ModuleType("scenarios")
+    exec(compile(source, "scenarios.py", "exec"), module.__dict__)
+    return module
+
+
+def _wake_on_sigchld() -> int:
+    """A file descriptor that becomes readable whenever a child ends."""
+    read, write = os.pipe()
+    os.set_blocking(write, False)
+    signal.set_wakeup_fd(write)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    return read
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _become_subreaper() -> None:
+    if os.getpid() != 1:
+        ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def _drop_root() -> None:
+    """Started as root with no sandbox to do it: continue as `nobody`."""
+    if os.getuid() == 0:
+        os.setgroups([])
+        os.setgid(65534)
+        os.setuid(65534)
+
+
+if __name__ == "__main__":
+    main()
