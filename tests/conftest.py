@@ -10,6 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MARKERS = {
     "tito": "the course tool: registry, cells, generate, export, test, notebook, status",
     "optim": "the module 06 solution against torch.optim",
+    "grading": "the grader: submissions, wire format, workers, sandbox, reports",
     "slow": "runs a Jupyter kernel or a subprocess-heavy end-to-end flow",
 }
 

@@ -62,6 +62,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "descent_md", "locked": true, "schema_version": 3, "solution": false}
 # ## 1 · Walking downhill
 #
@@ -106,6 +107,7 @@ def descend(lr, steps=6, x=0.0):
 
 for lr in (0.1, 0.5, 0.9, 1.1):
     print(f"lr={lr}: " + "  ".join(f"{x:7.3f}" for x in descend(lr)))
+
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "training_step_md", "locked": true, "schema_version": 3, "solution": false}
 # The rule that matters for the rest of this module: **the steepest direction limits the learning
@@ -332,6 +334,7 @@ class Optimizer:
         self.step_count = state_dict["step_count"]
         ### END SOLUTION
 
+
 # %% nbgrader={"grade": true, "grade_id": "optimizer_init", "locked": true, "points": 4, "schema_version": 3, "solution": false}
 # Test: an Optimizer keeps its parameters, lr and empty state, and rejects bad input
 import numpy as np
@@ -484,6 +487,7 @@ for what, sd in misfits.items():
                  and np.array_equal(opt.state[0]["momentum_buffer"], [1.0, 2.0]))
     assert unchanged, (f"refusing a state_dict with {what} changed the optimizer: "
                        "check everything before changing anything")
+
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "sgd_md", "locked": true, "schema_version": 3, "solution": false}
 # ## 3 · The optimizers
@@ -660,6 +664,7 @@ class SGD(Optimizer):
                 self.state[i].pop("momentum_buffer", None)
         ### END SOLUTION
 
+
 # %% nbgrader={"grade": true, "grade_id": "sgd_validation", "locked": true, "points": 3, "schema_version": 3, "solution": false}
 # Test: SGD has PyTorch's defaults and rejects invalid hyper-parameters, naming the value
 import numpy as np
@@ -805,6 +810,7 @@ assert np.array_equal(opt.get_momentum_state()[0], [1.0, 1.0]), (
 opt.set_momentum_state(None)
 assert opt.get_momentum_state() == [None, None], "set_momentum_state(None) should clear every buffer"
 
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "momentum_md", "locked": true, "schema_version": 3, "solution": false}
 # `Momentum` is SGD with momentum switched on by default, for code that wants to say what it
 # means: `Momentum(model.parameters(), lr=0.01)` is `SGD(model.parameters(), lr=0.01,
@@ -818,6 +824,7 @@ class Momentum(SGD):
     def __init__(self, params: Iterable, lr: float = 0.01, momentum: float = 0.9,
                  dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False):
         super().__init__(params, lr, momentum, dampening, weight_decay, nesterov)
+
 
 # %% nbgrader={"grade": true, "grade_id": "momentum_class", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 # Test: Momentum is SGD with momentum 0.9 by default
@@ -859,6 +866,7 @@ def minimise(clear_gradients, steps=16):
 
 print("with zero_grad:   ", " ".join(f"{x:5.2f}" for x in minimise(True)))
 print("without zero_grad:", " ".join(f"{x:5.2f}" for x in minimise(False)))
+
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "adam_md", "locked": true, "schema_version": 3, "solution": false}
 # ### Adam
@@ -980,6 +988,7 @@ class Adam(Optimizer):
     def v_buffers(self) -> list:
         """The second moment v (exp_avg_sq) of every parameter; None before its first step."""
         return self.buffers("exp_avg_sq")
+
 
 # %% nbgrader={"grade": true, "grade_id": "adam_validation", "locked": true, "points": 3, "schema_version": 3, "solution": false}
 # Test: Adam has PyTorch's defaults and rejects invalid hyper-parameters, naming the value
@@ -1145,6 +1154,7 @@ assert np.array_equal(w.data, w2.data), (
     "hold m, v and the step (kept in self.state, not in attributes of their own), and does "
     "load_state_dict restore lr and step_count?")
 
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "adamw_md", "locked": true, "schema_version": 3, "solution": false}
 # ### AdamW
 #
@@ -1183,6 +1193,7 @@ class AdamW(Adam):
         self.adam_step(p, grad, state)
         ### END SOLUTION
 
+
 # %% nbgrader={"grade": true, "grade_id": "adamw_decay", "locked": true, "points": 5, "schema_version": 3, "solution": false}
 # Test: AdamW shrinks p by (1 - lr * weight_decay) first, then takes an Adam step with the raw gradient
 import numpy as np
@@ -1212,6 +1223,7 @@ assert np.isclose(w.data[0], 0.85, atol=1e-6), (
 assert opt.m_buffers[0] is not None and np.allclose(opt.m_buffers[0], [0.1]), (
     f"exp_avg is {opt.m_buffers[0]}, expected [0.1]: AdamW's moments see the raw gradient")
 assert w.data.dtype == np.float32, f"AdamW turned a float32 parameter into {w.data.dtype}"
+
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "schedulers_md", "locked": true, "schema_version": 3, "solution": false}
 # ### Learning-rate schedulers
@@ -1309,6 +1321,7 @@ class CosineAnnealingLR(LRScheduler):
         progress = self.last_epoch / self.T_max
         return self.eta_min + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * progress)) / 2
         ### END SOLUTION
+
 
 # %% nbgrader={"grade": true, "grade_id": "step_lr", "locked": true, "points": 4, "schema_version": 3, "solution": false}
 # Test: StepLR multiplies the learning rate by gamma every step_size epochs
@@ -1433,6 +1446,7 @@ for name, make in OPTIMIZERS.items():
           f"{1e3 * time_per_step(optimizer):>10.3f}")
 print(f"the model: {len(optimizer.params)} parameter arrays, "
       f"{sum(p.data.size for p in optimizer.params):,} numbers, {param_bytes:,} bytes")
+
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "in_place_md", "locked": true, "schema_version": 3, "solution": false}
 # Exactly 0, 1 and 2 times the parameter bytes (Adam's step counts are Python ints, not arrays).
@@ -1608,6 +1622,7 @@ right.legend(fontsize=8)
 plt.tight_layout()
 plt.show()
 
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "valley_text_md", "locked": true, "schema_version": 3, "solution": false}
 # What to notice:
 # - **SGD** drops quickly in $y$, where the curvature is large, and then crawls along $x$: after
@@ -1681,6 +1696,7 @@ right.set(xlabel="epoch", ylabel="cross-entropy", yscale="log", title="training 
 right.legend(fontsize=8)
 plt.tight_layout()
 plt.show()
+
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "spirals_text_md", "locked": true, "schema_version": 3, "solution": false}
 # On this problem the adaptive methods pull ahead: untangling the spirals needs some weights to
@@ -1790,6 +1806,7 @@ plt.gca().set(xlabel="step", ylabel="cross-entropy", title="resuming after step 
 plt.legend(fontsize=8)
 plt.show()
 
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "checkpoint_text_md", "locked": true, "schema_version": 3, "solution": false}
 # The resumed run is not just close: every bit of every weight equals the uninterrupted run,
 # because it performs exactly the same floating-point operations on exactly the same numbers. That
@@ -1815,7 +1832,7 @@ def schedule(make_scheduler, epochs=100, lr=0.1):
 
 
 SCHEDULES = {
-    "constant": lambda optimizer: StepLR(optimizer, step_size=10 ** 9, gamma=1.0),
+    "constant": lambda optimizer: StepLR(optimizer, step_size=1, gamma=1.0),  # gamma 1: no change
     "StepLR(step_size=30, gamma=0.1)": lambda optimizer: StepLR(optimizer, step_size=30),
     "CosineAnnealingLR(T_max=100)": lambda optimizer: CosineAnnealingLR(optimizer, T_max=100),
 }
@@ -1824,7 +1841,9 @@ for name, make in SCHEDULES.items():
     plt.plot(schedule(make), label=name)
 plt.gca().set(xlabel="epoch", ylabel="learning rate", title="schedules")
 plt.legend(fontsize=8)
+plt.tight_layout()
 plt.show()
+
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "noisy_md", "locked": true, "schema_version": 3, "solution": false}
 # Why decay at all? With exact gradients, a fixed learning rate that is stable converges anyway.
@@ -1855,8 +1874,8 @@ def noisy_descent(make_scheduler, steps=300, seeds=20, noise=5.0):
 
 
 NOISY = {
-    "constant lr": lambda optimizer, steps: StepLR(optimizer, step_size=steps + 1, gamma=1.0),
-    "StepLR (x0.1 at steps 150, 250)": lambda optimizer, steps: StepLR(optimizer, step_size=150, gamma=0.1),
+    "constant lr": lambda optimizer, steps: StepLR(optimizer, step_size=1, gamma=1.0),
+    "StepLR (x0.1 at step 150)": lambda optimizer, steps: StepLR(optimizer, step_size=steps // 2),
     "cosine": lambda optimizer, steps: CosineAnnealingLR(optimizer, T_max=steps),
 }
 plt.figure(figsize=(6, 4))

@@ -57,7 +57,11 @@ def load_autograder(module: Module) -> Autograder:
     folder = module.root / "autograder" / module.folder
     if not (folder / "tests.py").is_file():
         raise CourseError(f"{folder} has no tests.py: this course has no autograder for module {module.number}.")
-    spec = importlib.util.spec_from_file_location(f"autograder_{module.folder}", folder / "tests.py")
+    return load_autograder_from(folder)
+
+
+def load_autograder_from(folder: Path) -> Autograder:
+    spec = importlib.util.spec_from_file_location(f"autograder_{folder.name}", folder / "tests.py")
     tests = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tests)
     return Autograder(folder, list(tests.TESTS), tests.load_expected())

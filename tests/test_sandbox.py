@@ -1,0 +1,123 @@
+"""The grading engine against hostile and broken code, on a two-test toy autograder."""
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tito.grading.judge import Autograder, Grader, load_autograder_from
+from tito.grading.sandbox import Isolation, choose_isolation
+from tito.grading.submissions import Submission
+from tito.grading.worker import Limits
+
+pytestmark = pytest.mark.grading
+
+TOY = Path(__file__).parent / "toy_autograder"
+GOOD = "import numpy as np\ndef add(a, b): return a + b\ndef greet(name): return 'hello ' + name\n"
+ISOLATIONS = ["bubblewrap", "none"]
+
+
+@pytest.fixture(scope="module", params=ISOLATIONS)
+def grader(request):
+    isolation = choose_isolation()
+    if request.param == "none":
+        isolation = Isolation("none", "no isolation")
+    elif not isolation.isolated:
+        pytest.skip("bubblewrap is not available on this machine")
+    with Grader(load_autograder_from(TOY), Limits(test_seconds=2, memory_mb=1024, output_kb=256),
+                isolation) as grader:
+        yield grader
+
+
+def grade(grader, tmp_path, code, name="student"):
+    path = tmp_path / f"{name}.py"
+    path.write_text(textwrap.dedent(code))
+    return grader.grade(Submission(name, path))
+
+
+def messages(result):
+    return " | ".join(o.message for o in result.outcomes if o.status != "passed")
+
+
+def test_correct_code_scores_everything(grader, tmp_path):
+    assert grade(grader, tmp_path, GOOD).score == 100
+
+
+def test_a_wrong_answer_loses_its_points_with_the_reason(grader, tmp_path):
+    result = grade(grader, tmp_path, GOOD.replace("'hello '", "'hi '"))
+    assert result.score == 60 and "greet gave 'hi ada'" in messages(result)
+
+
+def test_a_stub_says_what_is_missing(grader, tmp_path):
+    result = grade(grader, tmp_path, GOOD + "def greet(name):\n    raise NotImplementedError('greet the user')\n")
+    assert result.score == 60 and "not implemented yet: greet the user" in messages(result)
+
+
+def test_a_hanging_test_loses_only_its_points(grader, tmp_path):
+    result = grade(grader, tmp_path, GOOD + "def greet(name):\n    while True: pass\n")
+    assert result.score == 60 and "ran for more than 2 s" in messages(result)
+
+
+def test_signals_ignored_do_not_save_a_loop(grader, tmp_path):
+    code = GOOD + textwrap.dedent("""
+        import signal
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        def greet(name):
+            while True: pass
+    """)
+    assert grade(grader, tmp_path, code).score == 60
+
+
+@pytest.mark.parametrize("exit_call", ["import sys; sys.exit(0)", "import os; os._exit(0)",
+                                       "raise KeyboardInterrupt", "raise SystemExit(3)"])
+def test_leaving_at_import_scores_zero_with_a_reason(grader, tmp_path, exit_call):
+    result = grade(grader, tmp_path, exit_call + "\n" + GOOD)
+    assert result.score == 0 and result.problem.startswith("your code")
+
+
+def test_memory_bomb_and_endless_recursion_fail_their_test(grader, tmp_path):
+    bomb = GOOD + "def greet(name):\n    x = [bytearray(10**8) for _ in range(1000)]\n"
+    assert grade(grader, tmp_path, bomb).score == 60
+    recursion = GOOD + "def greet(name):\n    return greet(name)\n"
+    result = grade(grader, tmp_path, recursion)
+    assert result.score == 60 and "RecursionError" in messages(result)
+
+
+def test_a_flood_of_output_is_capped(grader, tmp_path):
+    flood = GOOD + "import sys\ntry:\n    sys.stdout.write('x' * 300_000_000)\nexcept OSError:\n    pass\n"
+    assert grade(grader, tmp_path, flood).score == 100
+
+
+def test_no_process_outlives_its_grading(grader, tmp_path):
+    code = GOOD + "import subprocess\nsubprocess.Popen(['sleep', '987654'], start_new_session=True)\n"
+    grade(grader, tmp_path, code)
+    grade(grader, tmp_path, GOOD)  # the zygote reaps what the previous submission left
+    assert subprocess.run(["pgrep", "-f", "sleep 987654"], capture_output=True).stdout == b""
+
+
+def test_killing_the_parent_does_not_stop_grading(grader, tmp_path):
+    grade(grader, tmp_path, "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n" + GOOD)
+    assert grade(grader, tmp_path, GOOD).score == 100
+
+
+def test_unreadable_files_get_a_reason(grader, tmp_path):
+    (tmp_path / "binary.py").write_bytes(b"\x00\xff\xfe garbage")
+    result = grader.grade(Submission("binary", tmp_path / "binary.py"))
+    assert result.score == 0 and "not a text file" in result.problem
+    (tmp_path / "empty.py").write_text("")
+    assert "holds no code" in grader.grade(Submission("empty", tmp_path / "empty.py")).problem
+
+
+def test_isolated_code_cannot_read_the_course(grader, tmp_path):
+    if not grader.isolation.isolated:
+        pytest.skip("only with isolation")
+    root = Path(__file__).resolve().parents[1]
+    probe = GOOD + textwrap.dedent(f"""
+        import os
+        seen = [p for p in ({str(root / 'solutions')!r}, {str(root / 'autograder')!r}, {str(TOY)!r})
+                if os.path.exists(p)]
+        def greet(name):
+            return 'hello ' + name if not seen else str(seen)
+    """)
+    assert grade(grader, tmp_path, probe).score == 100
