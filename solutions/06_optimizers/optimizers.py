@@ -295,15 +295,16 @@ class Optimizer:
         ### BEGIN SOLUTION
         expected = {"state", "param_groups", "step_count"}
         if set(state_dict) != expected:
-            raise ValueError(f"the state_dict has keys {sorted(state_dict)}, expected {sorted(expected)}")
+            raise ValueError(f"the state_dict has keys {sorted(state_dict)}, "
+                             f"expected {sorted(expected)}")
         if len(state_dict["param_groups"]) != 1:
             raise ValueError(f"the state_dict has {len(state_dict['param_groups'])} param groups, "
                              "expected 1")
         group = state_dict["param_groups"][0]
         expected = {"lr", "params", *self.hyperparams}
         if set(group) != expected:
-            raise ValueError(f"the param group has keys {sorted(group)}, expected {sorted(expected)}: "
-                             "was it saved by another kind of optimizer?")
+            raise ValueError(f"the param group has keys {sorted(group)}, expected "
+                             f"{sorted(expected)}: was it saved by another kind of optimizer?")
         if len(group["params"]) != len(self.params):
             raise ValueError(f"the state_dict is for {len(group['params'])} parameters, "
                              f"this optimizer has {len(self.params)}")
@@ -445,7 +446,8 @@ a = Optimizer([Parameter(np.zeros(2))], lr=0.1, momentum=0.9)
 b = Optimizer([Parameter(np.zeros(2))], lr=0.1, momentum=0.9)
 a.load_state_dict(sd)
 b.load_state_dict(sd)
-assert a.step_count == 5, f"step_count is {a.step_count} after loading, expected 5: was it forgotten?"
+assert a.step_count == 5, (
+    f"step_count is {a.step_count} after loading, expected 5: was it forgotten?")
 assert a.lr == 0.05 and a.hyperparams == {"momentum": 0.5}, (
     f"after loading lr={a.lr} and hyperparams={a.hyperparams}, expected 0.05 and "
     "{'momentum': 0.5}: restore them from param_groups[0]")
@@ -467,7 +469,8 @@ opt.state[0] = {"momentum_buffer": np.array([1.0, 2.0])}
 fits = {"state": {0: {"momentum_buffer": np.zeros(2)}},
         "param_groups": [{"lr": 0.5, "momentum": 0.5, "params": [0, 1]}], "step_count": 7}
 misfits = {
-    "one parameter instead of two": {**fits, "param_groups": [{**fits["param_groups"][0], "params": [0]}]},
+    "one parameter instead of two": {
+        **fits, "param_groups": [{"lr": 0.5, "momentum": 0.5, "params": [0]}]},
     "a buffer of the wrong shape": {**fits, "state": {0: {"momentum_buffer": np.zeros(2)},
                                                       1: {"momentum_buffer": np.zeros(2)}}},
     "another optimizer's hyper-parameters": {
@@ -656,7 +659,8 @@ class SGD(Optimizer):
         if buffers is None:
             buffers = [None] * len(self.params)
         if len(buffers) != len(self.params):
-            raise ValueError(f"got {len(buffers)} momentum buffers for {len(self.params)} parameters")
+            raise ValueError(f"got {len(buffers)} momentum buffers for "
+                             f"{len(self.params)} parameters")
         for i, buf in enumerate(buffers):
             if buf is not None:
                 self.state.setdefault(i, {})["momentum_buffer"] = buf.copy()
@@ -1186,7 +1190,7 @@ class AdamW(Adam):
         super().__init__(params, lr, betas, eps, weight_decay)
 
     def update(self, p, grad: np.ndarray, state: dict) -> None:
-        """p *= 1 - lr * weight_decay (in place), then adam_step(p, grad, state) with the raw grad."""
+        """p *= 1 - lr * weight_decay (in place), then adam_step with the raw gradient."""
         # TODO: shrink p.data by the factor 1 - lr * weight_decay, then take an Adam step with the raw gradient.
         ### BEGIN SOLUTION
         p.data *= 1 - self.lr * self.hyperparams["weight_decay"]
@@ -1414,14 +1418,16 @@ def state_bytes(optimizer):
                for value in buffers.values() if isinstance(value, np.ndarray))
 
 
-def time_per_step(optimizer, steps=20, repeats=10):
-    """Seconds per step, the best of a few runs (the least disturbed by the rest of the machine)."""
-    best = math.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(steps):
-            optimizer.step()
-        best = min(best, (time.perf_counter() - start) / steps)
+def time_per_step(optimizers, steps=20, rounds=10):
+    """Seconds per step of each optimizer: the best of several rounds in which they take turns,
+    so that each sees the machine in the same conditions."""
+    best = dict.fromkeys(optimizers, math.inf)
+    for _ in range(rounds):
+        for name, optimizer in optimizers.items():
+            start = time.perf_counter()
+            for _ in range(steps):
+                optimizer.step()
+            best[name] = min(best[name], (time.perf_counter() - start) / steps)
     return best
 
 
@@ -1433,19 +1439,22 @@ OPTIMIZERS = {
 }
 rng = np.random.default_rng(0)
 batch, labels = Tensor(rng.normal(size=(64, 2)).astype(np.float32)), rng.integers(0, 3, 64)
-
-print(f"{'optimizer':>9} {'state bytes':>12} {'x params':>9} {'ms / step':>10}")
+optimizers = {}
 for name, make in OPTIMIZERS.items():
-    model = make_mlp()
-    optimizer = make(model.parameters())
+    model = make_mlp()  # the same initial weights for every optimizer
+    optimizers[name] = make(model.parameters())
     CrossEntropyLoss()(model(batch), labels).backward()
-    optimizer.step()  # the state is created at the first step
-    param_bytes = sum(p.data.nbytes for p in optimizer.params)
-    ratio = state_bytes(optimizer) / param_bytes
-    print(f"{name:>9} {state_bytes(optimizer):>12,} {ratio:>9.2f} "
-          f"{1e3 * time_per_step(optimizer):>10.3f}")
-print(f"the model: {len(optimizer.params)} parameter arrays, "
-      f"{sum(p.data.size for p in optimizer.params):,} numbers, {param_bytes:,} bytes")
+    optimizers[name].step()  # the state is created at the first step
+
+seconds = time_per_step(optimizers)
+params = optimizers["SGD"].params
+param_bytes = sum(p.data.nbytes for p in params)
+print(f"the model: {len(params)} parameter arrays, {sum(p.data.size for p in params):,} numbers, "
+      f"{param_bytes:,} bytes")
+print(f"{'optimizer':>9} {'state bytes':>12} {'x params':>9} {'ms / step':>10}")
+for name, optimizer in optimizers.items():
+    print(f"{name:>9} {state_bytes(optimizer):>12,} {state_bytes(optimizer) / param_bytes:>9.2f} "
+          f"{1e3 * seconds[name]:>10.3f}")
 
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "in_place_md", "locked": true, "schema_version": 3, "solution": false}
@@ -1512,11 +1521,12 @@ print(f"Adam on {n:,} float32 numbers: with temporaries {1e3 * plain:.1f} ms, "
 # Where does the time go? Not into arithmetic. Per number, Adam's update is about a dozen
 # floating-point operations, which a modern CPU core can do in a few nanoseconds for many numbers
 # at once. But each operation has to bring its operands from main memory and write its result
-# back, and an array of 16 MB does not fit in any cache. Count the bytes: even a perfect
-# implementation must read $p, g, m, v$ and write $p, m, v$, that is 7 × 4 = 28 bytes per float32
-# parameter, for about 12 operations. That ratio, under half an operation per byte, is far below
-# what a processor can sustain (several to tens of operations per byte of memory traffic). The
-# update is **memory-bound**: its speed is set by memory bandwidth, not by arithmetic.
+# back, and seven arrays of 16 MB each do not fit in the CPU's caches. Count the bytes: even a
+# perfect implementation must read $p, g, m, v$ and write $p, m, v$, that is 7 × 4 = 28 bytes per
+# float32 parameter, for about 12 operations. That ratio, under half an operation per byte, is
+# far below what a processor can sustain (several to tens of operations per byte of memory
+# traffic). The update is **memory-bound**: its speed is set by memory bandwidth, not by
+# arithmetic.
 #
 # We can check this: measure the bandwidth of the machine with the simplest memory-bound operation
 # there is, a copy, and compare the time Adam needs with the time its memory traffic needs.
@@ -1609,7 +1619,8 @@ def descend_valley(make, steps=100, start=(-8.0, 1.0)):
 
 fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
 xs, ys = np.meshgrid(np.linspace(-9, 2, 200), np.linspace(-1.5, 1.5, 200))
-left.contour(xs, ys, 0.5 * (xs ** 2 + 50 * ys ** 2), levels=np.geomspace(0.05, 80, 12), colors="0.8")
+left.contour(xs, ys, 0.5 * (xs ** 2 + 50 * ys ** 2), levels=np.geomspace(0.05, 80, 12),
+             colors="0.8")
 for name, make in VALLEY.items():
     path, losses = descend_valley(make)
     left.plot(path[:, 0], path[:, 1], ".-", markersize=3, linewidth=1, label=name)
@@ -1702,9 +1713,10 @@ plt.show()
 # On this problem the adaptive methods pull ahead: untangling the spirals needs some weights to
 # move far while others should barely move, which is what per-coordinate step sizes are good at.
 # Momentum helps SGD a lot. Plain SGD can get further with a larger learning rate, but then its
-# loss starts to spike: the steepest directions limit it, as in the valley. None of this is a law: with enough tuning SGD with momentum often
-# matches Adam, and on large vision models it is still common. But Adam's default settings work
-# reasonably on most problems with little tuning, which is why it is the usual first choice.
+# loss starts to spike: the steepest directions limit it, as in the valley. None of this is a
+# law: with enough tuning, SGD with momentum often matches Adam, and on large vision models it is
+# still common. But Adam's default settings work reasonably on most problems with little tuning,
+# which is why it is the usual first choice.
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "checkpoint_md", "locked": true, "schema_version": 3, "solution": false}
 # ## 6 · Checkpoints that resume exactly
@@ -1781,7 +1793,8 @@ optimizer = Adam(model.parameters(), lr=0.02)
 first_half = train_steps(model, optimizer, 20)
 with tempfile.TemporaryDirectory() as folder:
     save_checkpoint(folder, model, optimizer)
-    print("checkpoint files:", sorted(f"{f.name} ({f.stat().st_size:,} bytes)" for f in Path(folder).iterdir()))
+    for file in sorted(Path(folder).iterdir()):
+        print(f"checkpoint file {file.name}: {file.stat().st_size:,} bytes")
     resumed_model = spiral_model()
     resumed_optimizer = Adam(resumed_model.parameters(), lr=0.02)
     load_checkpoint(folder, resumed_model, resumed_optimizer)
@@ -1793,7 +1806,7 @@ with tempfile.TemporaryDirectory() as folder:
         weights_only_model, Adam(weights_only_model.parameters(), lr=0.02), 20)
 
 identical = all(np.array_equal(a, p.data) for a, p in zip(final_weights, resumed_model.parameters()))
-print(f"resumed with the optimizer state: final weights bit-identical to the uninterrupted run: {identical}")
+print(f"resumed with the optimizer state, the final weights are bit-identical: {identical}")
 print(f"losses at step 40: uninterrupted {straight[-1]:.6f}, resumed {resumed[-1]:.6f}, "
       f"weights only {weights_only[-1]:.6f}")
 
@@ -1916,5 +1929,5 @@ plt.show()
 #   is sharded across machines (ZeRO).
 # - A fixed learning rate rarely suffices: schedules take large steps early and small steps late.
 #
-# Run `tito test 06` until everything passes, then `tito export 06`. Module 07 builds the
-# training loop around your optimizers.
+# Run `tito test 06` until everything passes, then `tito export 06`: your optimizers are then
+# part of the package, ready for module 07.

@@ -161,6 +161,10 @@ class Zygote:
             return self._exits.get(job, -9 if self._gone else None)
 
     def close(self) -> None:
+        try:
+            self.control.shutdown(socket.SHUT_RDWR)  # wakes our listener and tells the zygote to end
+        except OSError:
+            pass
         self.control.close()
         try:
             self.process.wait(10)

@@ -5,15 +5,16 @@ import numpy as np
 
 
 # The rules: each takes arrays and numbers and returns new arrays; nothing is changed in place.
+# The new parameter keeps p's dtype, even when a hyper-parameter is a numpy float64.
 
 def sgd_rule(p, grad, buf, *, lr, momentum, dampening, weight_decay, nesterov):
     """Returns (new p, new momentum buffer or None)."""
     g = grad + weight_decay * p
     if momentum == 0:
-        return p - lr * g, None
+        return (p - lr * g).astype(p.dtype), None
     buf = g if buf is None else momentum * buf + (1 - dampening) * g
     direction = g + momentum * buf if nesterov else buf
-    return p - lr * direction, buf
+    return (p - lr * direction).astype(p.dtype), buf
 
 
 def adam_rule(p, grad, m, v, t, *, lr, betas, eps):
@@ -23,7 +24,7 @@ def adam_rule(p, grad, m, v, t, *, lr, betas, eps):
     v = beta2 * v + (1 - beta2) * np.square(grad)
     m_hat = m / (1 - beta1 ** t)
     v_hat = v / (1 - beta2 ** t)
-    return p - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+    return (p - lr * m_hat / (np.sqrt(v_hat) + eps)).astype(p.dtype), m, v
 
 
 def step_lr(base_lr, epoch, step_size, gamma):
@@ -210,7 +211,7 @@ class AdamW(Adam):
 
     def prepare(self, p):
         """Decoupled decay: the parameter shrinks, the gradient stays raw."""
-        return p.data * (1 - self.lr * self.weight_decay), p.grad
+        return (p.data * (1 - self.lr * self.weight_decay)).astype(p.data.dtype), p.grad
 
 
 # The schedulers: the epoch is the state; the rate is a function of it.

@@ -140,7 +140,7 @@ class SGD(Optimizer):
                     buf = self.momentum * buf + (1 - self.dampening) * d_p
                 self.momentum_buffers[i] = buf
                 d_p = d_p + self.momentum * buf if self.nesterov else buf
-            p.data = p.data - self.lr * d_p
+            p.data = (p.data - self.lr * d_p).astype(p.data.dtype)
         self.step_count += 1
 
 
@@ -190,7 +190,7 @@ class Adam(Optimizer):
             self.exp_avg_sqs[i] = b2 * self.exp_avg_sqs[i] + (1 - b2) * grad * grad
             m_hat = self.exp_avgs[i] / (1 - b1 ** t)
             v_hat = self.exp_avg_sqs[i] / (1 - b2 ** t)
-            p.data = p.data - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+            p.data = (p.data - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)).astype(p.data.dtype)
         self.step_count += 1
 
     def decayed_gradient(self, p):
@@ -204,7 +204,7 @@ class AdamW(Adam):
 
     def decayed_gradient(self, p):
         """Decoupled: shrink the parameter, keep the raw gradient."""
-        p.data = p.data * (1 - self.lr * self.weight_decay)
+        p.data = (p.data * (1 - self.lr * self.weight_decay)).astype(p.data.dtype)
         return p.grad
 
 

@@ -4,6 +4,11 @@ import math
 import numpy as np
 
 
+def assign(p, value):
+    """p.data = value, in p's dtype (a numpy float64 lr would otherwise promote float32)."""
+    p.data = np.asarray(value, dtype=p.data.dtype)
+
+
 class Optimizer:
     hyper_parameters = ()  # names of the constructor arguments kept in param_groups
     buffers = ()  # names of the per-parameter state entries
@@ -118,7 +123,7 @@ class SGD(Optimizer):
                     buf = self.momentum * previous + (1 - self.dampening) * g
                 self.state[i] = {"momentum_buffer": buf}
                 g = g + self.momentum * buf if self.nesterov else buf
-            p.data = p.data - self.lr * g
+            assign(p, p.data - self.lr * g)
         self.step_count += 1
 
 
@@ -159,7 +164,7 @@ class Adam(Optimizer):
             if p.grad is None:
                 continue
             if self.decoupled:
-                p.data = p.data * (1 - self.lr * self.weight_decay)
+                assign(p, p.data * (1 - self.lr * self.weight_decay))
                 g = p.grad
             else:
                 g = p.grad + self.weight_decay * p.data
@@ -171,7 +176,7 @@ class Adam(Optimizer):
             self.state[i] = {"step": t, "exp_avg": m, "exp_avg_sq": v}
             m_hat = m / (1 - beta1 ** t)
             v_hat = v / (1 - beta2 ** t)
-            p.data = p.data - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+            assign(p, p.data - self.lr * m_hat / (np.sqrt(v_hat) + self.eps))
         self.step_count += 1
 
 

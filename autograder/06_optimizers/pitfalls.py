@@ -1,0 +1,173 @@
+"""The course's known mistakes, simulated, so that a failed check can name the one it sees.
+
+`simulate` replays a run a scenario recorded (optimizer, hyper-parameters, initial values, every
+gradient and learning rate) with the spec's rule or with one mistake; `diagnose` returns the
+hints of the mistakes that reproduce what the student's code did. This runs in the grader and
+only explains failures: the expected values themselves come from PyTorch.
+"""
+import numpy as np
+
+DEFAULTS = {
+    "SGD": {"lr": 0.01, "momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False},
+    "Momentum": {"lr": 0.01, "momentum": 0.9, "dampening": 0.0, "weight_decay": 0.0,
+                 "nesterov": False},
+    "Adam": {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0},
+    "AdamW": {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.01},
+}
+
+COMMON = {
+    "none_as_zero": "a parameter whose grad is None is updated as if its gradient were zero; "
+                    "it must be skipped, its state too",
+    "weight_decay_ignored": "weight_decay is ignored",
+}
+SGD_PITFALLS = {
+    "momentum_as_ema": "the velocity is an average, buf = momentum * buf + (1 - momentum) * g; "
+                       "the spec adds the whole gradient, buf = momentum * buf + (1 - dampening) * g",
+    "velocity_not_kept": "the velocity is created anew at every step instead of kept in "
+                         "state[i]['momentum_buffer'] between steps",
+    "lr_in_velocity": "the learning rate is folded into the velocity (buf = momentum * buf + lr * g; "
+                      "p -= buf); the spec keeps it out (p -= lr * buf), which differs once lr changes",
+    "dampening_on_first_step": "dampening is applied at the first step; the velocity starts as "
+                               "buf = g",
+    "nesterov_ignored": "nesterov=True is ignored; Nesterov steps along g + momentum * buf",
+    "weight_decay_after_momentum": "weight decay is added after the momentum buffer; the spec adds "
+                                   "weight_decay * p to the gradient first, so it enters the buffer",
+}
+ADAM_PITFALLS = {
+    "swapped_betas": "beta1 and beta2 are swapped: m averages with beta1 (0.9), v with beta2 (0.999)",
+    "no_bias_correction": "there is no bias correction: m_hat = m / (1 - beta1 ** t) and "
+                          "v_hat = v / (1 - beta2 ** t)",
+    "no_m_correction": "m is not bias-corrected (m_hat = m / (1 - beta1 ** t)), which makes the "
+                       "first steps about 10 times too small",
+    "no_v_correction": "v is not bias-corrected (v_hat = v / (1 - beta2 ** t)), which makes the "
+                       "first steps far too large",
+    "m_corrected_in_place": "m is divided by its bias correction in place, which corrupts the "
+                            "running average; m_hat must be a new array",
+    "moments_corrected_in_place": "m and v are divided by their bias corrections in place, which "
+                                  "corrupts the running averages; m_hat and v_hat must be new arrays",
+    "eps_inside_sqrt": "eps is inside the square root; the step divides by sqrt(v_hat) + eps",
+    "t_not_incremented": "the step count t stays at 1; it goes up by one at every step",
+    "t_per_parameter": "t goes up once per parameter instead of once per step",
+    "v_from_g": "v averages g instead of g * g",
+    "adam_decay_decoupled": "Adam's weight_decay shrinks the parameter directly, as AdamW does; "
+                            "Adam adds weight_decay * p to the gradient (L2)",
+    "adamw_decay_in_gradient": "AdamW's decay is added to the gradient, as Adam's L2 is; AdamW "
+                               "shrinks p by (1 - lr * weight_decay) and uses the raw gradient",
+    "adamw_decay_without_lr": "AdamW's decay leaves out the learning rate: the factor is "
+                              "1 - lr * weight_decay",
+    "adamw_decay_after_update": "AdamW shrinks the parameter after the Adam update; the spec "
+                                "shrinks it first",
+}
+HINTS = {**COMMON, **SGD_PITFALLS, **ADAM_PITFALLS}
+
+
+def is_adam(optimizer: str) -> bool:
+    return optimizer in ("Adam", "AdamW")
+
+
+def simulate(optimizer: str, hyper: dict, inputs: dict, pitfall: str | None = None):
+    """(trajectory, buffers): per parameter, its values before and after every step; per step,
+    per parameter, its array buffers."""
+    hp = {**DEFAULTS[optimizer], **hyper}
+    update = _adam if is_adam(optimizer) else _sgd
+    params = [np.array(x, dtype=np.float64) for x in inputs["init"]]
+    states = [{} for _ in params]
+    clock = {"t": 0}  # a counter shared by all parameters, for t_per_parameter
+    lr = hp["lr"]
+    trajectory, buffers = [[p.copy()] for p in params], []
+    for k in range(len(inputs["has_grad"][0])):
+        lr = lr if not inputs.get("lr") or inputs["lr"][k] is None else inputs["lr"][k]
+        for i, p in enumerate(params):
+            if inputs["has_grad"][i][k]:
+                grad = np.asarray(inputs["grads"][i][k], dtype=np.float64)
+            elif pitfall == "none_as_zero":
+                grad = np.zeros_like(p)
+            else:
+                continue
+            params[i] = update(p, grad, states[i], lr, hp, optimizer, pitfall, clock)
+        for i, p in enumerate(params):
+            trajectory[i].append(p.copy())
+        buffers.append([{key: v.copy() for key, v in s.items() if isinstance(v, np.ndarray)}
+                        for s in states])
+    return [np.stack(t) for t in trajectory], buffers
+
+
+def _sgd(p, g, state, lr, hp, optimizer, pitfall, clock):
+    momentum, dampening, weight_decay = hp["momentum"], hp["dampening"], hp["weight_decay"]
+    if weight_decay and pitfall not in ("weight_decay_ignored", "weight_decay_after_momentum"):
+        g = g + weight_decay * p
+    if momentum:
+        buf = None if pitfall == "velocity_not_kept" else state.get("momentum_buffer")
+        if pitfall == "momentum_as_ema":
+            buf = momentum * (0 if buf is None else buf) + (1 - momentum) * g
+        elif pitfall == "lr_in_velocity":
+            buf = momentum * (0 if buf is None else buf) + lr * g
+        elif buf is None:
+            buf = (1 - dampening) * g if pitfall == "dampening_on_first_step" else g.copy()
+        else:
+            buf = momentum * buf + (1 - dampening) * g
+        state["momentum_buffer"] = buf
+        if pitfall == "lr_in_velocity":
+            return p - buf
+        nesterov = hp["nesterov"] and pitfall != "nesterov_ignored"
+        g = g + momentum * buf if nesterov else buf
+    if weight_decay and pitfall == "weight_decay_after_momentum":
+        g = g + weight_decay * p
+    return p - lr * g
+
+
+def _adam(p, g, state, lr, hp, optimizer, pitfall, clock):
+    beta1, beta2 = hp["betas"][::-1] if pitfall == "swapped_betas" else hp["betas"]
+    eps, weight_decay = hp["eps"], hp["weight_decay"]
+    if pitfall == "weight_decay_ignored":
+        weight_decay = 0.0
+    decoupled = (optimizer == "AdamW") != (pitfall in ("adam_decay_decoupled",
+                                                       "adamw_decay_in_gradient"))
+    if weight_decay and not decoupled:
+        g = g + weight_decay * p
+    shrink = 1 - (weight_decay if pitfall == "adamw_decay_without_lr" else lr * weight_decay)
+    if decoupled and pitfall != "adamw_decay_after_update":
+        p = p * shrink
+    if not state:
+        state.update(step=0, exp_avg=np.zeros_like(p), exp_avg_sq=np.zeros_like(p))
+    state["step"] += 1
+    clock["t"] += 1
+    t = {"t_not_incremented": 1, "t_per_parameter": clock["t"]}.get(pitfall, state["step"])
+    m = state["exp_avg"] = beta1 * state["exp_avg"] + (1 - beta1) * g
+    v = state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1 - beta2) * (
+        g if pitfall == "v_from_g" else g * g)
+    uncorrected = {"no_bias_correction": "mv", "no_m_correction": "m", "no_v_correction": "v"}
+    skipped = uncorrected.get(pitfall, "")
+    m_hat = m if "m" in skipped else m / (1 - beta1 ** t)
+    v_hat = v if "v" in skipped else v / (1 - beta2 ** t)
+    if pitfall in ("m_corrected_in_place", "moments_corrected_in_place"):
+        state["exp_avg"] = m_hat
+    if pitfall == "moments_corrected_in_place":
+        state["exp_avg_sq"] = v_hat
+    denominator = np.sqrt(v_hat + eps) if pitfall == "eps_inside_sqrt" else np.sqrt(v_hat) + eps
+    p = p - lr * m_hat / denominator
+    return p * shrink if decoupled and pitfall == "adamw_decay_after_update" else p
+
+
+def diagnose(optimizer: str, hyper: dict, inputs: dict, reproduces) -> list[str]:
+    """The hints of every pitfall whose simulation `reproduces(trajectory, buffers)` accepts,
+    leaving out those that change nothing in this run."""
+    family = ADAM_PITFALLS if is_adam(optimizer) else SGD_PITFALLS
+    with np.errstate(all="ignore"):
+        spec = simulate(optimizer, hyper, inputs)
+        hints = []
+        for pitfall in [*COMMON, *family]:
+            simulated = simulate(optimizer, hyper, inputs, pitfall)
+            if not _identical(simulated, spec) and reproduces(*simulated):
+                hints.append(HINTS[pitfall])
+    return hints
+
+
+def _identical(a, b) -> bool:
+    if isinstance(a, np.ndarray):
+        return np.array_equal(a, b, equal_nan=True)
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_identical(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_identical(x, y) for x, y in zip(a, b))
+    return a == b

@@ -1,0 +1,686 @@
+"""Module 06's hidden tests, the grader's half (see docs/grading.md): names, points and checks.
+
+A check compares what a worker observed with what PyTorch did in the same scenario (expected/,
+made by make_expected.py) and returns None, or a message for the student that names the concept
+and what differed. Observations come from untrusted code in any JSON-like shape, so they are read
+through helpers that turn a missing key or a wrong shape into such a message: a check never raises.
+
+Tolerances, relative to the largest magnitude in the compared array:
+- float64, 1e-10. A correct implementation may order its arithmetic differently (lr / (1 - beta1**t)
+  * m or m / (1 - beta1**t) * lr, torch's lerp for m, in place or not); that changes the last bits
+  only: the reference solution stays within 1e-14 of PyTorch after 1000 Adam steps. 1e-10 leaves a
+  wide margin and still sees a change of 1e-7 in a single step of lr = 1e-3.
+- float32, 1e-5. Every step rounds to float32 (an ulp is 6e-8); PyTorch computes in float32, a
+  student may compute in float64 and cast back. Correct implementations stay within 3e-7 after
+  10 steps. The pitfalls are caught by the float64 runs.
+- learning rates, 1e-12: PyTorch's schedulers update the lr recursively; a closed form is as right.
+What the spec makes bit-identical (a resumed optimizer against the original) is compared exactly.
+"""
+import importlib.util
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ARRAY_TAG = "__array__"
+RTOL = {"float64": 1e-10, "float32": 1e-5}
+DIAGNOSIS_RTOL = {"float64": 1e-7, "float32": 1e-4}  # pitfalls are simulated in float64
+RTOL_LR = 1e-12
+
+
+def _sibling(name: str):
+    spec = importlib.util.spec_from_file_location(f"autograder_06_{name}", HERE / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+pitfalls = _sibling("pitfalls")
+
+
+@dataclass(frozen=True)
+class GradedTest:
+    name: str
+    concept: str
+    points: float
+    scenario: str
+    check: Callable[[object, object], "str | None"]
+
+
+class Mismatch(Exception):
+    """What differed, in the student's terms; the check returns it as its message."""
+
+
+def graded(name: str, concept: str, points: float, compare) -> GradedTest:
+    """A test of the scenario `name`: `compare(observed, expected)` raises Mismatch on failure."""
+
+    def check(observed, expected):
+        try:
+            compare(observed, expected)
+        except Mismatch as failure:
+            return f"{concept}: {failure}"
+        except Exception as error:  # the edge between the grader and untrusted data
+            return (f"{concept}: what your code produced has an unexpected form "
+                    f"({type(error).__name__}: {str(error)[:200]}).")
+        return None
+
+    return GradedTest(name, concept, points, name, check)
+
+
+def load_expected() -> dict:
+    tree = json.loads((HERE / "expected" / "expected.json").read_text(encoding="utf-8"))
+    with np.load(HERE / "expected" / "expected.npz", allow_pickle=False) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    return _from_tree(tree, arrays)
+
+
+def _from_tree(value, arrays):
+    if isinstance(value, dict):
+        if set(value) == {ARRAY_TAG}:
+            return arrays[value[ARRAY_TAG]]
+        return {k: _from_tree(v, arrays) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_tree(v, arrays) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading observations
+
+
+def item(data, key, what: str):
+    """data[key]: a dict's key (the wire makes every key a string) or a list's index."""
+    if isinstance(data, dict) and str(key) in data:
+        return data[str(key)]
+    if isinstance(data, list) and isinstance(key, int) and 0 <= key < len(data):
+        return data[key]
+    raise Mismatch(f"{what} is missing.")
+
+
+def listed(data, length: int, what: str) -> list:
+    if not isinstance(data, list) or len(data) != length:
+        raise Mismatch(f"{what} should be a list of {length}, not {describe(data)}.")
+    return data
+
+
+def array(value, shape, what: str) -> np.ndarray:
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
+        raise Mismatch(f"{what} is {describe(value)}, not an array of numbers.")
+    if value.shape != tuple(shape):
+        raise Mismatch(f"{what} has shape {value.shape}, expected {tuple(shape)}.")
+    return value.astype(np.float64)
+
+
+def describe(value) -> str:
+    if value is None or isinstance(value, (bool, int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return repr(value[:80])
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} ({value.dtype})"
+    if isinstance(value, list):
+        short = len(value) <= 4 and all(v is None or isinstance(v, (bool, int, float, str)) for v in value)
+        return repr(value) if short else f"a list of {len(value)}"
+    return f"a {type(value).__name__}"
+
+
+def path_text(keys) -> str:
+    return "".join(f"[{k}]" if isinstance(k, int) or str(k).isdigit() else f"[{k!r}]" for k in keys)
+
+
+def first_difference(a, b, keys=()):
+    """The keys leading to the first place where two observed structures differ, or None."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        same = (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape
+                and a.dtype == b.dtype
+                and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+        return None if same else keys
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(a.keys() | b.keys()):
+            if key not in a or key not in b:
+                return (*keys, key)
+            found = first_difference(a[key], b[key], (*keys, key))
+            if found is not None:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            found = first_difference(x, y, (*keys, i))
+            if found is not None:
+                return found
+        return None
+    both_nan = isinstance(a, float) and isinstance(b, float) and a != a and b != b
+    return None if both_nan or (type(a) is type(b) and a == b) else keys
+
+
+def same_value(observed, expected, rtol=RTOL_LR) -> bool:
+    """Numbers within rtol, bools and strings equal, lists (tuples on the wire) item by item."""
+    if isinstance(expected, bool) or expected is None or isinstance(expected, str):
+        return type(observed) is type(expected) and observed == expected
+    if isinstance(expected, (int, float)):
+        return (isinstance(observed, (int, float)) and not isinstance(observed, bool)
+                and abs(observed - expected) <= rtol * abs(expected))
+    if isinstance(expected, list):
+        return (isinstance(observed, list) and len(observed) == len(expected)
+                and all(same_value(o, e, rtol) for o, e in zip(observed, expected)))
+    return False
+
+
+def differing(observed: np.ndarray, expected: np.ndarray, rtol: float, equal_nan=False):
+    """Elementwise: where `observed` is not within rtol of `expected` (relative to its scale)."""
+    with np.errstate(all="ignore"):
+        scale = np.max(np.abs(expected)) if expected.size else 0.0
+        bad = ~(np.abs(observed - expected) <= rtol * (np.abs(expected) + scale))
+        if equal_nan:
+            bad &= ~(np.isnan(observed) & np.isnan(expected))
+    return bad
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparing trajectories and buffers
+
+
+def run_label(run: dict) -> str:
+    hyper = ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v!r}"
+                      for k, v in run["hyper"].items())
+    return f"{run['optimizer']}({hyper})"
+
+
+def when(step: int) -> str:
+    return "before the first step" if step == 0 else f"after step {step}"
+
+
+def index_text(index) -> str:
+    return f"[{', '.join(str(int(j)) for j in index)}]" if len(index) else ""
+
+
+def compare_series(observed, expected: list, label: str, rtol: float, name, first_step=0,
+                   diagnose=None, moves=True) -> None:
+    """Series i (`name(i)`) is an array whose row j is its value {when(first_step + j)}.
+
+    On a difference, the message gives the first one, how far the value moved in that step
+    (for parameters) and the hint of a pitfall that `diagnose(observed)` recognises.
+    """
+    obs = [array(item(observed, i, name(i)), e.shape, f"the values of {name(i)}")
+           for i, e in enumerate(expected)]
+    exp = [e.astype(np.float64) for e in expected]
+    bad = [differing(o, e, rtol) for o, e in zip(obs, exp)]
+    if not any(b.any() for b in bad):
+        return
+    rows = [int(np.argmax(b.reshape(len(b), -1).any(axis=1))) if b.any() else len(b) for b in bad]
+    k = min(rows)
+    i = rows.index(k)
+    with np.errstate(all="ignore"):
+        error = np.where(bad[i][k], np.nan_to_num(np.abs(obs[i][k] - exp[i][k]), nan=np.inf), -1.0)
+    index = np.unravel_index(int(np.argmax(error)), error.shape)
+    got, want = obs[i][k][index], exp[i][k][index]
+    message = f"{label}, {when(first_step + k)}: {name(i)}{index_text(index)} is {pair(got, want)}"
+    if moves and k > 0:
+        moved, should = got - obs[i][k - 1][index], want - exp[i][k - 1][index]
+        message += f" (it moved by {moved:.4g} in that step, expected {should:.4g})"
+    hints = diagnose(obs) if diagnose else []
+    if hints:
+        raise Mismatch(f"{message}. This is what happens when {hints[0]}.")
+    raise Mismatch(message + "." + (move_hint(got, moved, should) if moves and k > 0
+                                    else ratio_hint(got, want)))
+
+
+def pair(got: float, want: float) -> str:
+    """'got, expected want', with just enough digits to tell them apart."""
+    for digits in range(6, 18):
+        a, b = f"{got:.{digits}g}", f"{want:.{digits}g}"
+        if a != b:
+            break
+    return f"{a}, expected {b}"
+
+
+def move_hint(value: float, moved: float, should: float) -> str:
+    if not np.isfinite(value):
+        return " A division by zero, or the square root of a negative number?"
+    if moved == 0:
+        return " It did not move: does step() change p.data?"
+    if should == 0:
+        return ""
+    if abs(moved / should + 1) < 1e-3:
+        return " It moved the opposite way: the update subtracts from p."
+    return f" It moved {moved / should:.3g} times as far as expected."
+
+
+def ratio_hint(got: float, want: float) -> str:
+    if not np.isfinite(got):
+        return " A division by zero, or the square root of a negative number?"
+    return f" That is {got / want:.3g} times the expected value." if want else ""
+
+
+def trajectory_diagnosis(run: dict):
+    """A diagnosis of a parameter trajectory: the pitfalls whose simulation reproduces it."""
+    if run.get("inputs") is None:
+        return None
+    rtol = DIAGNOSIS_RTOL[run_dtype(run)]
+
+    def reproduces(observed, trajectory, _buffers):
+        return all(not differing(o, s, rtol, equal_nan=True).any()
+                   for o, s in zip(observed, trajectory))
+
+    return lambda observed: pitfalls.diagnose(run["optimizer"], run["hyper"], run["inputs"],
+                                              lambda *sim: reproduces(observed, *sim))
+
+
+def buffer_diagnosis(run: dict, i: int, key: str):
+    """A diagnosis of parameter i's buffer `key`, one row per step."""
+    rtol = DIAGNOSIS_RTOL[run_dtype(run)]
+
+    def reproduces(observed, _trajectory, buffers):
+        simulated = [step[i][key] for step in buffers if key in step[i]]
+        return (len(simulated) == len(observed)
+                and not differing(observed, np.stack(simulated), rtol, equal_nan=True).any())
+
+    return lambda observed: pitfalls.diagnose(run["optimizer"], run["hyper"], run["inputs"],
+                                              lambda *sim: reproduces(observed[0], *sim))
+
+
+def run_dtype(run: dict) -> str:
+    return str(run["trajectory"][0].dtype)
+
+
+def compare_dtypes(observed: dict, expected: dict, label: str) -> None:
+    dtypes = item(observed, "dtypes", "the dtypes")
+    for i, names in enumerate(expected["dtypes"]):
+        got = listed(item(dtypes, i, f"parameter {i}'s dtypes"), len(names), f"parameter {i}'s dtypes")
+        for k, (name, want) in enumerate(zip(got, names)):
+            if name != want:
+                raise Mismatch(
+                    f"{label}: parameter {i} was {names[0]} and is {describe(name)} {when(k)}. An "
+                    "update keeps the parameter's dtype: update p.data in place, or cast the "
+                    "result back with .astype(p.data.dtype).")
+
+
+def compare_buffers(observed: dict, expected: dict, key: str, label: str) -> None:
+    """Parameter i's buffer `key` in optimizer.state[i], after every step."""
+    states = expected["state"]
+    got = listed(item(observed, "state", "the recorded state"), len(states), "the recorded state")
+    for i in range(len(expected["trajectory"])):
+        rows = [(entry_of(obs_step, i, key, label, k), exp_step[i][key])
+                for k, (obs_step, exp_step) in enumerate(zip(got, states), start=1)]
+        shape = rows[0][1].shape
+        compare_series([np.stack([array(o, shape, f"optimizer.state[{i}][{key!r}]") for o, _ in rows])],
+                       [np.stack([e for _, e in rows])], label, RTOL[run_dtype(expected)],
+                       lambda _: f"optimizer.state[{i}][{key!r}]", first_step=1,
+                       diagnose=buffer_diagnosis(expected, i, key), moves=False)
+
+
+def entry_of(step_state, i: int, key: str, label: str, k: int):
+    entry = item(step_state, i, f"optimizer.state[{i}] {when(k)}")
+    if not isinstance(entry, dict) or key not in entry:
+        holds = sorted(entry) if isinstance(entry, dict) else describe(entry)
+        raise Mismatch(f"{label}, {when(k)}: optimizer.state[{i}] has no {key!r} (it holds {holds}). "
+                       f"The spec keeps this buffer in optimizer.state[i][{key!r}], where "
+                       "state_dict() finds it for a checkpoint.")
+    return entry[key]
+
+
+def compare_run(observed, expected: dict, buffers=()) -> None:
+    label = run_label(expected)
+    compare_dtypes(observed, expected, label)
+    compare_series(item(observed, "trajectory", "the trajectory"), expected["trajectory"], label,
+                   RTOL[run_dtype(expected)], lambda i: f"parameter {i}",
+                   diagnose=trajectory_diagnosis(expected))
+    for key in buffers:
+        compare_buffers(observed, expected, key, label)
+
+
+def paired_runs(observed, expected) -> list:
+    runs = expected["runs"]
+    return list(zip(listed(item(observed, "runs", "the runs"), len(runs), "the runs"), runs))
+
+
+def check_runs(*buffers):
+    def compare(observed, expected):
+        for obs, exp in paired_runs(observed, expected):
+            compare_run(obs, exp, buffers)
+    return compare
+
+
+def compare_identical(first, second, count: int, label: str, start: int, failure: str) -> None:
+    """Two trajectories of `count` parameters that the spec makes bit-identical."""
+    first, second = (listed(t, count, "a trajectory") for t in (first, second))
+    diverged = []
+    for i, (a, b) in enumerate(zip(first, second)):
+        if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape
+                and a.ndim > 0):
+            raise Mismatch(f"{label}: the values of parameter {i} are {describe(a)} and {describe(b)}.")
+        same = np.all(a.reshape(len(a), -1) == b.reshape(len(b), -1), axis=1)
+        if not same.all():
+            diverged.append((int(np.argmin(same)), i))
+    if diverged:
+        k, i = min(diverged)
+        raise Mismatch(f"{label}: {failure} (The first difference: parameter {i} {when(start + k)}.)")
+
+
+# ---------------------------------------------------------------------------------------------
+# The checks that are more than trajectories
+
+
+def parameter(i: int) -> str:
+    return f"parameter {i}"
+
+
+def compare_step_counter(observed, expected):
+    check_runs()(observed, expected)
+    count = item(observed, "step_count", "optimizer.step_count")
+    if not same_value(count, expected["step_count"]):
+        raise Mismatch(f"after {expected['step_count']} calls of step(), optimizer.step_count is "
+                       f"{describe(count)}: it counts step() calls, once per step.")
+
+
+def compare_grad_none(observed, expected):
+    for obs, exp in paired_runs(observed, expected):
+        compare_run(obs, exp)
+        compare_skipped_state(obs, exp)
+
+
+def compare_skipped_state(observed: dict, expected: dict) -> None:
+    """Where a parameter had no gradient at step k, its state after k is its state before k
+    (no state at all and an empty dict count as the same)."""
+    has_grad = expected["inputs"]["has_grad"]
+    states = listed(item(observed, "state", "the recorded state"), len(has_grad[0]) + 1,
+                    "the recorded state")
+    for k in range(1, len(states)):
+        for i, has in enumerate(has_grad):
+            if has[k - 1]:
+                continue
+            before, after = (item(states[j], i, f"optimizer.state[{i}]") or {} for j in (k - 1, k))
+            keys = first_difference(before, after)
+            if keys is not None:
+                raise Mismatch(
+                    f"{run_label(expected)}: parameter {i}'s grad was None at step {k}, yet "
+                    f"optimizer.state[{i}]{path_text(keys)} changed in that step. A parameter "
+                    "whose grad is None is skipped: neither it nor its state changes.")
+
+
+def compare_zero_grad(observed, expected):
+    for name, exp in expected.items():
+        obs = item(observed, name, f"the {name} results")
+        grads = listed(item(obs, "grads", "the grads"), len(exp["grads"]), "the grads")
+        for i, grad in enumerate(grads):
+            if grad is not None:
+                raise Mismatch(f"after {name}.zero_grad(), parameter {i}'s grad is {describe(grad)}, "
+                               "expected None. zero_grad sets every p.grad to None (not to zeros), "
+                               "so that a parameter that gets no new gradient is skipped.")
+        after = listed(item(obs, "after_step", "the values after step()"), len(exp["init"]),
+                       "the values after step()")
+        compare_series([np.stack([a, b]) if isinstance(b, np.ndarray) else b
+                        for a, b in zip(exp["init"], after)],
+                       [np.stack([a, b]) for a, b in zip(exp["init"], exp["after_step"])],
+                       f"{name}.step() with every grad None (after zero_grad())", RTOL["float64"],
+                       parameter)
+
+
+def compare_validation(observed, expected):
+    cases = item(observed, "cases", "the validation results")
+    wrong = []
+    for case, want in expected["cases"].items():
+        got = item(cases, case, f"the result of {case}")
+        if not same_value(got, want):
+            wrong.append(f"{case} should raise {want}, but raised {describe(got) if got else 'nothing'}"
+                         if want else f"{case} is valid (the edge of the allowed range), but raised "
+                         f"{describe(got)}")
+    if wrong:
+        more = f" (and {len(wrong) - 3} more)" if len(wrong) > 3 else ""
+        raise Mismatch("; ".join(wrong[:3]) + more + ".")
+
+
+BUFFERS = {"SGD": ("momentum_buffer",), "Adam": ("exp_avg", "exp_avg_sq")}
+
+
+def check_state_entries(state_dict, expected: dict, name: str) -> None:
+    """state_dict['state'][i] holds the spec's buffers, shaped like parameter i."""
+    state = item(state_dict, "state", f"{name}.state_dict()['state']")
+    for i, buffers in expected["state"].items():
+        entry = item(state, int(i), f"{name}.state_dict()['state'][{i}]")
+        for key in BUFFERS[name]:
+            where = f"{name}.state_dict()['state'][{i}][{key!r}]"
+            array(item(entry, key, where), buffers[key].shape, where)
+
+
+def compare_state_dict_copies(observed, expected):
+    for name, exp in expected.items():
+        obs = item(observed, name, f"the {name} results")
+        at_save, later = item(obs, "at_save", "the saved dict"), item(obs, "later", "the dict later")
+        check_state_entries(at_save, exp["at_save"], name)
+        keys = first_difference(at_save, later)
+        if keys is not None:
+            raise Mismatch(
+                f"{name}: a state_dict() taken after 3 steps changed when the optimizer took 3 more "
+                f"(state_dict(){path_text(keys)}). state_dict() must return copies of the buffers "
+                "(buf.copy()), not the optimizer's live arrays, or a checkpoint changes after it is "
+                "taken.")
+
+
+LAYOUT = "{'state': {0: {...}, ...}, 'param_groups': [{'lr': ..., ..., 'params': [0, 1]}], 'step_count': N}"
+
+
+def compare_state_dict_layout(observed, expected):
+    for name, exp in expected.items():
+        sd = item(observed, name, f"{name}.state_dict()")
+        for key in exp:
+            item(sd, key, f"{name}.state_dict()[{key!r}] (the layout is {LAYOUT})")
+        group = item(listed(sd["param_groups"], 1, f"{name}.state_dict()['param_groups']"), 0, "")
+        for key, want in exp["param_groups"][0].items():
+            where = f"{name}.state_dict()['param_groups'][0][{key!r}]"
+            got = item(group, key, f"{where} (a param group holds lr, every hyper-parameter and params)")
+            if not same_value(got, want):
+                raise Mismatch(f"{where} is {describe(got)}, expected {want!r}.")
+        if not same_value(sd["step_count"], exp["step_count"]):
+            raise Mismatch(f"{name}.state_dict()['step_count'] is {describe(sd['step_count'])} after "
+                           f"{exp['step_count']} steps.")
+        check_state_entries(sd, exp, name)
+
+
+def compare_load_restores(observed, expected):
+    for name, exp in expected.items():
+        obs = item(observed, name, f"the {name} results")
+        for key in ("lr", "step_count"):
+            got = item(obs, key, key)
+            if not same_value(got, exp[key]):
+                raise Mismatch(f"{name}: after load_state_dict, optimizer.{key} is {describe(got)}, "
+                               f"expected {exp[key]!r} (the saved optimizer's).")
+        compare_identical(
+            item(obs, "saved", "the original's trajectory"), item(obs, "resumed", "the resumed one's"),
+            len(exp["saved"]), name, 4, "the optimizer that loaded the state_dict and the original, "
+            f"given the same gradients, take different steps.{unrestored_hyper(obs, exp)} "
+            "load_state_dict restores every buffer, each parameter's step, lr, the "
+            "hyper-parameters and step_count.")
+
+
+def unrestored_hyper(observed: dict, expected: dict) -> str:
+    try:
+        group = observed["state_dict"]["param_groups"][0]
+        for key, want in expected["state_dict"]["param_groups"][0].items():
+            if key in group and not same_value(group[key], want):
+                return f" Its {key} is {describe(group[key])}, the saved one's {want!r}."
+    except (KeyError, IndexError, TypeError, AttributeError):
+        pass
+    return ""
+
+
+def compare_load_copies(observed, expected):
+    for name, exp in expected.items():
+        obs = item(observed, name, f"the {name} results")
+        compare_identical(
+            item(obs, "first", "the first copy"), item(obs, "second", "the second copy"),
+            len(exp["first"]), name, 0, "two optimizers loaded from the same state_dict and given "
+            "the same gradients take different steps: they share arrays with the dict (or with the "
+            "original). load_state_dict must copy the arrays in.")
+
+
+def compare_load_rejects(observed, expected):
+    errors = item(observed, "errors", "the errors")
+    for case, want in expected["errors"].items():
+        got = item(errors, case, f"the result of loading {case}")
+        if not same_value(got, want):
+            raise Mismatch(f"loading a state_dict with {case} raised "
+                           f"{describe(got) if got else 'nothing'}; expected {want}, naming what "
+                           "does not fit.")
+    for key in ("lr", "step_count"):
+        got = item(observed, key, key)
+        if not same_value(got, expected[key]):
+            raise Mismatch(f"after the rejected loads, optimizer.{key} is {describe(got)}, expected "
+                           f"{expected[key]!r}: a dict that does not fit must change nothing.")
+    compare_identical(
+        item(observed, "control", "the untouched twin"), item(observed, "after", "the steps"),
+        len(expected["control"]), "Adam", 3, "after the rejected loads the optimizer no longer "
+        "steps like an untouched twin: load_state_dict changed something before raising. Check "
+        "the whole dict first, then change the optimizer.")
+
+
+def compare_checkpoint_disk(observed, expected):
+    for name, exp in expected.items():
+        obs = item(observed, name, f"the {name} results")
+        if isinstance(obs, dict) and "unsaveable" in obs:
+            raise Mismatch(f"{name}: the state_dict could not be written as .npz + JSON: "
+                           f"{str(obs['unsaveable'])[:300]}.")
+        compare_identical(
+            item(obs, "saved", "the original's trajectory"), item(obs, "resumed", "the resumed one's"),
+            len(exp["saved"]), name, 4, "training resumed from a checkpoint on disk does not take "
+            "the same steps as the original: something the update uses is not in the state_dict, "
+            "or load_state_dict does not restore it.")
+
+
+def compare_momentum_state(observed, expected):
+    got = item(observed, "has_momentum", "has_momentum()")
+    if not same_value(got, expected["has_momentum"]):
+        raise Mismatch(f"has_momentum() of SGD with momentum 0.9 and of SGD without is "
+                       f"{describe(got)}, expected {expected['has_momentum']}.")
+    for key, taken in [("without_momentum", "of SGD without momentum"),
+                       ("before_any_step", "before any step"),
+                       ("after_clear", "after set_momentum_state(None)")]:
+        got = item(observed, key, f"get_momentum_state() {taken}")
+        if first_difference(got, expected[key]) is not None:
+            raise Mismatch(f"get_momentum_state() {taken} is {describe(got)}, expected "
+                           f"{expected[key]!r} (None where a parameter has no velocity yet).")
+    for key, taken in [("after_first_step", "after the first step, where parameter 1 had no grad"),
+                       ("saved", "after two steps")]:
+        buffers = listed(item(observed, key, key), len(expected[key]), f"get_momentum_state() {taken}")
+        for i, (got, want) in enumerate(zip(buffers, expected[key])):
+            if (want is None) != (got is None) or want is not None and differing(
+                    array(got, want.shape, f"buffer {i} {taken}"), want, RTOL["float64"]).any():
+                raise Mismatch(f"get_momentum_state() {taken}: the entry of parameter {i} is "
+                               f"{describe(got)}; expected {describe(want)}, its velocity "
+                               "(buf = g at a parameter's first step).")
+    continued, twin = item(observed, "continued", "continued"), item(observed, "twin", "twin")
+    compare_identical(continued, twin, len(expected["twin"]), "SGD(lr=0.1, momentum=0.9)", 2,
+                      "the optimizer and a twin given its buffers by set_momentum_state take "
+                      f"different steps. {momentum_state_culprit(continued, twin, expected)}")
+    compare_series(item(observed, "after_clear_steps", "the steps after clearing"),
+                   expected["after_clear_steps"], "after set_momentum_state(None)", RTOL["float64"],
+                   parameter, first_step=4)
+
+
+def momentum_state_culprit(continued: list, twin: list, expected: dict) -> str:
+    def matches(trajectory, reference):
+        return all(isinstance(t, np.ndarray) and t.shape == r.shape
+                   and not differing(t.astype(np.float64), r, RTOL["float64"]).any()
+                   for t, r in zip(trajectory, reference))
+
+    if matches(continued, expected["continued"]):
+        return "set_momentum_state must copy the buffers in, one per parameter."
+    if matches(twin, expected["twin"]):
+        return ("Changing the arrays get_momentum_state() returned changed the optimizer: it must "
+                "return copies.")
+    return "get_momentum_state returns copies; set_momentum_state copies in."
+
+
+def schedule_label(schedule: dict) -> str:
+    settings = ", ".join(f"{k}={v!r}" for k, v in schedule["settings"].items())
+    return f"{schedule['scheduler']}({settings})"
+
+
+def compare_schedules(observed, expected):
+    schedules = listed(item(observed, "schedules", "the schedules"), len(expected["schedules"]),
+                       "the schedules")
+    for obs, exp in zip(schedules, expected["schedules"]):
+        label = schedule_label(exp)
+        used = listed(item(obs, "lr_used", "the lrs"), len(exp["lr_used"]), "the lrs")
+        for epoch, (got, want) in enumerate(zip(used, exp["lr_used"])):
+            if not same_value(got, want):
+                raise Mismatch(f"{label}, epoch {epoch}: optimizer.lr is {describe(got)}, "
+                               f"expected {want!r}.")
+        last = listed(item(obs, "last_lr", "get_last_lr()"), len(exp["last_lr"]), "get_last_lr()")
+        for epoch, (got, want) in enumerate(zip(last, exp["last_lr"])):
+            if not same_value(got, want):
+                raise Mismatch(f"{label}: get_last_lr() after {epoch} scheduler steps is "
+                               f"{describe(got)}, expected {want!r}.")
+        compare_series([item(obs, "trajectory", "the trajectory")], [exp["trajectory"]],
+                       f"{label} driving SGD", RTOL["float64"], parameter)
+
+
+def compare_scheduler_state(observed, expected):
+    schedules = listed(item(observed, "schedules", "the schedules"), len(expected["schedules"]),
+                       "the schedules")
+    for obs, exp in zip(schedules, expected["schedules"]):
+        original = listed(item(obs, "original", "the original lrs"), len(exp["original"]), "the lrs")
+        resumed = listed(item(obs, "resumed", "the resumed lrs"), len(exp["resumed"]), "the lrs")
+        for epoch, (got, want) in enumerate(zip(resumed, original), start=4):
+            if not same_value(got, want):
+                raise Mismatch(
+                    f"{schedule_label(exp)}: after loading the optimizer's and the scheduler's "
+                    f"state_dict at epoch 3, epoch {epoch}'s lr is {describe(got)} where the "
+                    f"original's is {describe(want)}. scheduler.load_state_dict restores the epoch "
+                    "count and what the next lr is computed from.")
+
+
+TESTS = [
+    graded("sgd_update", "SGD: p = p - lr * grad", 4, check_runs()),
+    graded("sgd_weight_decay", "SGD weight decay: weight_decay * p added to the gradient", 3,
+           check_runs()),
+    graded("momentum_velocity", "Momentum: a velocity (buf = g at the first step) kept between steps",
+           5, check_runs("momentum_buffer")),
+    graded("momentum_dampening", "Momentum dampening: (1 - dampening) * g, from the second step on",
+           2, check_runs("momentum_buffer")),
+    graded("momentum_lr_change", "Momentum when the learning rate changes: lr stays out of the velocity",
+           3, check_runs("momentum_buffer")),
+    graded("nesterov", "Nesterov momentum: a step along g + momentum * buf", 3,
+           check_runs("momentum_buffer")),
+    graded("adam_moments", "Adam's moments: m and v, running averages of g and g * g", 5,
+           check_runs("exp_avg", "exp_avg_sq")),
+    graded("adam_bias_correction", "Adam's bias correction, at steps 1, 2 and 10", 6, check_runs()),
+    graded("adam_long_run", "Adam over 1000 steps, where v's bias correction still matters", 3,
+           check_runs()),
+    graded("adam_eps", "Adam's eps, added outside the square root", 3, check_runs()),
+    graded("adam_weight_decay", "Adam's weight_decay: L2, added to the gradient", 3, check_runs()),
+    graded("adamw", "AdamW: decoupled weight decay, p *= 1 - lr * weight_decay, then Adam", 5,
+           check_runs()),
+    graded("adam_step_counter", "Adam's step count t: once per step, for every parameter", 3,
+           compare_step_counter),
+    graded("defaults", "Default hyper-parameters (SGD lr 0.01, Momentum 0.9, Adam lr 0.001, "
+           "AdamW weight_decay 0.01)", 2, check_runs()),
+    graded("dtype", "float32 parameters stay float32", 3, check_runs()),
+    graded("training_loop", "A training loop: parameters from a generator, a new gradient each step",
+           2, check_runs()),
+    graded("grad_none", "A parameter whose grad is None is skipped, state and all", 5,
+           compare_grad_none),
+    graded("zero_grad", "zero_grad sets every grad to None", 2, compare_zero_grad),
+    graded("validation", "Invalid hyper-parameters raise ValueError, a non-parameter TypeError", 3,
+           compare_validation),
+    graded("state_dict_copies", "state_dict returns copies", 3, compare_state_dict_copies),
+    graded("state_dict_layout", "state_dict's layout: state, param_groups, step_count", 3,
+           compare_state_dict_layout),
+    graded("load_state_dict_restores", "load_state_dict restores buffers, steps, lr, "
+           "hyper-parameters and step_count", 5, compare_load_restores),
+    graded("load_state_dict_copies", "load_state_dict copies the arrays in", 3, compare_load_copies),
+    graded("load_state_dict_rejects", "load_state_dict rejects a dict that does not fit, changing "
+           "nothing", 4, compare_load_rejects),
+    graded("checkpoint_disk", "A checkpoint through disk (.npz + JSON) resumes bit-identically", 4,
+           compare_checkpoint_disk),
+    graded("momentum_state", "get_momentum_state and set_momentum_state", 3, compare_momentum_state),
+    graded("step_lr", "StepLR: lr times gamma every step_size epochs", 4, compare_schedules),
+    graded("cosine_lr", "CosineAnnealingLR: from lr down to eta_min over T_max epochs", 4,
+           compare_schedules),
+    graded("scheduler_state", "A scheduler's state_dict round trip", 2, compare_scheduler_state),
+]

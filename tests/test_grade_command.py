@@ -1,0 +1,90 @@
+"""`tito grade` end to end on a toy autograder: outputs, resume after a kill, determinism."""
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tito.cli import main
+
+pytestmark = pytest.mark.grading
+
+TOY = Path(__file__).parent / "toy_autograder"
+GOOD = "def add(a, b): return a + b\ndef greet(name): return 'hello ' + name\n"
+SLOW = "import time\ntime.sleep(0.2)\n" + GOOD
+
+
+@pytest.fixture
+def toy_course(course_copy):
+    """The course with the toy autograder in place of module 06's."""
+    module = course_copy.module(course_copy.assignment)
+    target = course_copy.root / "autograder" / module.folder
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(TOY, target)
+    return course_copy
+
+
+def write_submissions(folder: Path, codes: dict[str, str]) -> Path:
+    folder.mkdir()
+    for student, code in codes.items():
+        (folder / f"{student}.py").write_text(code)
+    return folder
+
+
+def test_outputs_for_every_submission(toy_course, tmp_path, capsys):
+    subs = write_submissions(tmp_path / "subs", {
+        "ada": GOOD, "bob": GOOD.replace("hello", "hi"), "cy": "raise SystemExit", "dee": "def add(:"})
+    out = tmp_path / "out"
+    assert main(["grade", "06", str(subs), "--out", str(out), "--jobs", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "isolation:" in printed and "4 submissions" in printed
+    rows = list(csv.DictReader((out / "grades.csv").open()))
+    assert [(r["student"], r["score"]) for r in rows] == [("ada", "100"), ("bob", "60"), ("cy", "0"), ("dee", "0")]
+    assert list(rows[0]) == ["student", "score", "max_score", "add", "greet"]
+    results = json.loads((out / "bob" / "results.json").read_text())
+    assert results["score"] == 60 and {t["status"] for t in results["tests"]} == {"passed", "failed"}
+    assert set(results["tests"][0]) >= {"name", "score", "max_score", "status", "output", "visibility"}
+    feedback = (out / "dee" / "feedback.md").read_text()
+    assert "SyntaxError" in feedback and "dee.py:1" in feedback
+    report = (out / "report.html").read_text()
+    assert report.count("<svg") == 2 and "ada/feedback.md" in report
+
+
+def test_grading_twice_gives_the_same_scores_whatever_the_jobs(toy_course, tmp_path):
+    codes = {f"s{i:02d}": GOOD if i % 3 else GOOD.replace("+ b", "- b") for i in range(12)}
+    subs = write_submissions(tmp_path / "subs", codes)
+    runs = []
+    for jobs in (1, 3):
+        out = tmp_path / f"out{jobs}"
+        assert main(["grade", "06", str(subs), "--out", str(out), "--jobs", str(jobs)]) == 0
+        runs.append((out / "grades.csv").read_text())
+    assert runs[0] == runs[1]
+
+
+def test_resume_after_kill_grades_only_what_is_missing(toy_course, tmp_path):
+    subs = write_submissions(tmp_path / "subs", {f"s{i:02d}": SLOW for i in range(20)})
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "tito", "grade", "06", str(subs), "--out", str(out), "--jobs", "1"]
+    grader = subprocess.Popen(command, cwd=toy_course.root, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while len(list(out.glob("*/results.json"))) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(grader.pid, signal.SIGKILL)
+    grader.wait()
+    done_before = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/results.json")}
+    assert 4 <= len(done_before) < 20, "the kill should land in the middle of the run"
+    assert not (out / "grades.csv").exists() or len((out / "grades.csv").read_text().splitlines()) < 21
+    assert main(["grade", "06", str(subs), "--out", str(out), "--resume"]) == 0
+    rows = list(csv.DictReader((out / "grades.csv").open()))
+    assert sorted(r["student"] for r in rows) == sorted(f"s{i:02d}" for i in range(20))
+    assert all(r["score"] == "100" for r in rows)
+    for student, mtime in done_before.items():  # finished work was kept, not redone
+        assert (out / student / "results.json").stat().st_mtime_ns == mtime
+    assert not list(out.rglob("*.tmp"))
