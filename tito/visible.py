@@ -64,10 +64,10 @@ def run_one(cell: Cell, namespace: dict, import_error: str, path: Path) -> TestR
 
 def describe(error: BaseException, path: Path) -> str:
     """The hint for a failure, in the student's terms, with the line of their code it came from."""
-    if isinstance(error, NotImplementedError):
-        return f"not implemented yet: {error}" if str(error) else "not implemented yet"
-    if isinstance(error, AssertionError) and str(error):
-        return str(error)
     where = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith(str(path))]
     at = f" (at {Path(where[-1].filename).name}:{where[-1].lineno})" if where else ""
+    if isinstance(error, NotImplementedError):
+        return f"not implemented yet: {error}{at}" if str(error) else f"not implemented yet{at}"
+    if isinstance(error, AssertionError) and str(error):
+        return str(error)
     return f"{type(error).__name__}: {error}{at}"

@@ -20,18 +20,20 @@ COMMON = {
                     "it must be skipped, its state too",
     "weight_decay_ignored": "weight_decay is ignored",
 }
+EMA = ("the velocity is an average, buf = momentum * buf + (1 - momentum) * g; the spec adds the "
+       "whole gradient, buf = momentum * buf + (1 - dampening) * g")
 SGD_PITFALLS = {
-    "momentum_as_ema": "the velocity is an average, buf = momentum * buf + (1 - momentum) * g; "
-                       "the spec adds the whole gradient, buf = momentum * buf + (1 - dampening) * g",
+    "momentum_as_ema": EMA,
+    "momentum_as_ema_from_zero": EMA,
     "velocity_not_kept": "the velocity is created anew at every step instead of kept in "
                          "state[i]['momentum_buffer'] between steps",
-    "lr_in_velocity": "the learning rate is folded into the velocity (buf = momentum * buf + lr * g; "
-                      "p -= buf); the spec keeps it out (p -= lr * buf), which differs once lr changes",
     "dampening_on_first_step": "dampening is applied at the first step; the velocity starts as "
                                "buf = g",
     "nesterov_ignored": "nesterov=True is ignored; Nesterov steps along g + momentum * buf",
     "weight_decay_after_momentum": "weight decay is added after the momentum buffer; the spec adds "
                                    "weight_decay * p to the gradient first, so it enters the buffer",
+    "lr_in_velocity": "the learning rate is folded into the velocity (buf = momentum * buf + lr * g; "
+                      "p -= buf); the spec keeps it out (p -= lr * buf), which differs once lr changes",
 }
 ADAM_PITFALLS = {
     "swapped_betas": "beta1 and beta2 are swapped: m averages with beta1 (0.9), v with beta2 (0.999)",
@@ -98,8 +100,10 @@ def _sgd(p, g, state, lr, hp, optimizer, pitfall, clock):
         g = g + weight_decay * p
     if momentum:
         buf = None if pitfall == "velocity_not_kept" else state.get("momentum_buffer")
-        if pitfall == "momentum_as_ema":
+        if pitfall == "momentum_as_ema_from_zero":
             buf = momentum * (0 if buf is None else buf) + (1 - momentum) * g
+        elif pitfall == "momentum_as_ema" and buf is not None:
+            buf = momentum * buf + (1 - momentum) * g
         elif pitfall == "lr_in_velocity":
             buf = momentum * (0 if buf is None else buf) + lr * g
         elif buf is None:
@@ -121,8 +125,8 @@ def _adam(p, g, state, lr, hp, optimizer, pitfall, clock):
     eps, weight_decay = hp["eps"], hp["weight_decay"]
     if pitfall == "weight_decay_ignored":
         weight_decay = 0.0
-    decoupled = (optimizer == "AdamW") != (pitfall in ("adam_decay_decoupled",
-                                                       "adamw_decay_in_gradient"))
+    decoupled = {"adam_decay_decoupled": True, "adamw_decay_in_gradient": False}.get(
+        pitfall, optimizer == "AdamW")
     if weight_decay and not decoupled:
         g = g + weight_decay * p
     shrink = 1 - (weight_decay if pitfall == "adamw_decay_without_lr" else lr * weight_decay)
@@ -149,16 +153,21 @@ def _adam(p, g, state, lr, hp, optimizer, pitfall, clock):
     return p * shrink if decoupled and pitfall == "adamw_decay_after_update" else p
 
 
-def diagnose(optimizer: str, hyper: dict, inputs: dict, reproduces) -> list[str]:
-    """The hints of every pitfall whose simulation `reproduces(trajectory, buffers)` accepts,
-    leaving out those that change nothing in this run."""
+def diagnose(optimizer: str, hyper: dict, inputs: dict, distance, tolerance: float) -> list[str]:
+    """The hints of the pitfalls that explain an observation, the most common mistakes first.
+
+    `distance(trajectory, buffers)` measures how far a simulation is from what was observed; a
+    pitfall explains it when its simulation is within `tolerance` of it, and ten times closer
+    than the spec's rule is. Pitfalls that change nothing in this run are left out.
+    """
     family = ADAM_PITFALLS if is_adam(optimizer) else SGD_PITFALLS
     with np.errstate(all="ignore"):
         spec = simulate(optimizer, hyper, inputs)
+        bound = min(tolerance, distance(*spec) / 10)
         hints = []
         for pitfall in [*COMMON, *family]:
             simulated = simulate(optimizer, hyper, inputs, pitfall)
-            if not _identical(simulated, spec) and reproduces(*simulated):
+            if not _identical(simulated, spec) and distance(*simulated) <= bound:
                 hints.append(HINTS[pitfall])
     return hints
 

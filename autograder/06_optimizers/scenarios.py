@@ -528,15 +528,16 @@ def load_state_dict_restores(backend):
 
 
 def load_state_dict_copies(backend):
-    """Two optimizers loaded from one dict, then they and the original take turns, each with
-    gradients of its own: any array two of them share shows up in another's trajectory."""
+    """Two optimizers loaded from one dict take turns with the original, the two copies with the
+    same gradients and the original with others: unless the copies share an array (with the dict,
+    each other or the original), they take identical steps."""
     observed = {}
     for optimizer, hyper, _ in CHECKPOINTED:
         a, a_params = trained(backend, optimizer, hyper, make_inputs(24, TWO, 3), 3)
         state_dict = backend.state_dict(a)
         pairs = [(a, a_params), resumed(backend, optimizer, hyper, a_params, state_dict),
                  resumed(backend, optimizer, hyper, a_params, state_dict)]
-        feeds = [make_inputs(seed, TWO, 3) for seed in (25, 26, 27)]
+        feeds = [make_inputs(seed, TWO, 3) for seed in (25, 26, 26)]
         trajectories = together(backend, pairs, feeds, range(3))
         observed[optimizer] = dict(zip(("original", "first", "second"), trajectories))
     return observed
@@ -563,8 +564,11 @@ def load_state_dict_rejects(backend):
     errors["a dict without 'state'"] = error_name(lambda: backend.load_state_dict(
         opt, {key: value for key, value in good.items() if key != "state"}))
     observed = {"errors": errors, "lr": backend.get_lr(opt), "step_count": backend.step_count(opt)}
-    observed["after"], observed["control"] = together(
-        backend, [(opt, params), (control, control_params)], [inputs] * 2, range(3, 6))
+    try:
+        observed["after"], observed["control"] = together(
+            backend, [(opt, params), (control, control_params)], [inputs] * 2, range(3, 6))
+    except Exception as error:  # a dict that was not rejected can leave the optimizer broken
+        observed["after_error"] = f"{type(error).__name__}: {error}"
     return observed
 
 

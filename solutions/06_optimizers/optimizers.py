@@ -670,7 +670,7 @@ class SGD(Optimizer):
 
 
 # %% nbgrader={"grade": true, "grade_id": "sgd_validation", "locked": true, "points": 3, "schema_version": 3, "solution": false}
-# Test: SGD has PyTorch's defaults and rejects invalid hyper-parameters, naming the value
+# Test: SGD defaults to lr=0.01 without momentum, and rejects invalid hyper-parameters by value
 import numpy as np
 from tinytorch.core.tensor import Parameter
 

@@ -44,6 +44,8 @@ class Optimizer:
         return {"state": state, "param_groups": [group], "step_count": self.step_count}
 
     def load_state_dict(self, sd):
+        if set(sd) != {"state", "param_groups", "step_count"}:
+            raise ValueError(f"a state dict has the keys state, param_groups and step_count, not {sorted(sd)}")
         groups = sd["param_groups"]
         if len(groups) != 1:
             raise ValueError(f"expected 1 parameter group, got {len(groups)}")
