@@ -1,0 +1,18 @@
+"""With the solution in place, the chapter runs top to bottom in a real Jupyter kernel."""
+import jupytext
+import nbclient
+import pytest
+
+pytestmark = [pytest.mark.tito, pytest.mark.slow]
+
+
+def test_solution_notebook_executes_in_a_kernel(course_copy, monkeypatch):
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel draws inline, as for a student
+    module = course_copy.module(course_copy.assignment)
+    notebook = jupytext.read(module.solution)
+    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(module.solution.parent)}}).execute()
+    errors = [o for cell in notebook.cells for o in cell.get("outputs", []) if o.output_type == "error"]
+    assert errors == []
+    images = [o for cell in notebook.cells for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(images) >= 3, "the convergence, schedule and systems plots are drawn"
