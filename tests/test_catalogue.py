@@ -16,7 +16,8 @@ pytestmark = pytest.mark.optim
 ROOT = Path(__file__).resolve().parents[1]
 AUTOGRADER = ROOT / "autograder" / "06_optimizers"
 SOLUTION = ROOT / "solutions" / "06_optimizers" / "optimizers.py"
-MUTANTS = tomllib.loads((AUTOGRADER / "mutants" / "catalogue.toml").read_text(encoding="utf-8"))["mutant"]
+CATALOGUE = AUTOGRADER / "mutants" / "catalogue.toml"
+MUTANTS = tomllib.loads(CATALOGUE.read_text(encoding="utf-8"))["mutant"]
 CORRECT = sorted((AUTOGRADER / "correct").glob("*.py"))
 
 
@@ -36,7 +37,7 @@ def test_catalogue_entries_are_complete_and_named_once():
     concepts = graded_concepts()
     for mutant in MUTANTS:
         assert re.fullmatch(r"[a-z][a-z0-9_]*", mutant["name"]), mutant["name"]
-        assert mutant["concept"] in concepts, f"{mutant['name']}: {mutant['concept']!r} is not graded"
+        assert mutant["concept"] in concepts, f"{mutant['name']}: {mutant['concept']!r} not graded"
         assert mutant["pitfall"].endswith(".") and mutant["replace"], mutant["name"]
 
 
@@ -85,7 +86,12 @@ def implementation(request):
     return load_exported(request.param, f"correct_{request.param.stem}")
 
 
-@pytest.mark.parametrize("ours, theirs, hyper", RUNS, ids=[f"{r[0]}{r[2]}" for r in RUNS])
+def run_id(run) -> str:
+    ours, _, hyper = run
+    return f"{ours}({', '.join(f'{k}={v}' for k, v in hyper.items())})"
+
+
+@pytest.mark.parametrize("ours, theirs, hyper", RUNS, ids=[run_id(r) for r in RUNS])
 def test_correct_implementation_matches_torch(implementation, ours, theirs, hyper):
     init = [np.random.default_rng(1).normal(size=shape) for shape in SHAPES]
     params = [Param(x.copy()) for x in init]
@@ -140,4 +146,5 @@ def test_correct_implementation_resumes_from_its_state_dict(implementation):
     for p, q in zip(a_params, b_params):
         assert p.data.dtype == np.float32 and np.array_equal(p.data, q.data)
     with pytest.raises(ValueError):
-        b.load_state_dict({"state": {}, "param_groups": [{"lr": 0.1, "params": [0]}], "step_count": 0})
+        b.load_state_dict({"state": {}, "param_groups": [{"lr": 0.1, "params": [0]}],
+                           "step_count": 0})

@@ -62,3 +62,19 @@ def _nbgrader(grade_id: str, points: float | None = None) -> dict:
     if points is not None:
         meta["points"] = points
     return {"nbgrader": meta}
+
+
+def write_submission(course_dir: Path, module: Module, student: str, code: str) -> Path:
+    """A submitted notebook for nbgrader made from plain code (for demos, tests and benchmarks):
+    the code as one exported cell, then the source notebook's graded cells."""
+    import nbformat
+
+    source = course_dir / "source" / module.folder / Path(module.file).with_suffix(".ipynb").name
+    template = nbformat.read(source, as_version=4)
+    graded = [c for c in template.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
+    notebook = nbformat.v4.new_notebook(metadata=template.metadata)
+    notebook.cells = [nbformat.v4.new_code_cell("#| export\n" + code), *graded]
+    target = course_dir / "submitted" / student / module.folder / source.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, target)
+    return target

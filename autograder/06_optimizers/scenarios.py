@@ -7,7 +7,6 @@ scenario on its own backend. Inputs come from seeded generators, so both runs se
 Only numpy is imported here.
 """
 import json
-import math
 import os
 import tempfile
 
@@ -172,20 +171,23 @@ def error_name(call) -> str | None:
 
 
 def make_inputs(seed: int, shapes: list, steps: int, scale=1.0, dtype="float64",
-                constant=False) -> dict:
+                constant=False, hold=1) -> dict:
     """Initial values and one gradient per step and parameter, from a seeded generator.
 
     `scale` is one number or one per parameter; `constant` repeats the first gradient.
-    `has_grad[i][k]` is False where parameter i's grad is None at step k.
+    `has_grad[i][k]` is False where parameter i's grad is None at step k. With `hold`, each
+    gradient is set once and left in p.grad for `hold` steps, as when one is reused.
     """
     rng = np.random.default_rng(seed)
     scales = scale if isinstance(scale, (list, tuple)) else [scale] * len(shapes)
     init = [rng.normal(size=shape).astype(dtype) for shape in shapes]
     grads = []
     for shape, s in zip(shapes, scales):
-        drawn = rng.normal(size=(1 if constant else steps, *shape)) * s
+        drawn = rng.normal(size=(1 if constant else -(-steps // hold), *shape)) * s
+        drawn = np.repeat(drawn, hold, axis=0)[:steps]
         grads.append(np.broadcast_to(drawn, (steps, *shape)).astype(dtype))
-    return {"init": init, "grads": grads, "has_grad": [[True] * steps for _ in shapes]}
+    return {"init": init, "grads": grads, "has_grad": [[True] * steps for _ in shapes],
+            "hold": hold}
 
 
 def steps_of(inputs: dict) -> int:
@@ -196,9 +198,9 @@ def grads_at(inputs: dict, k: int) -> list:
     return [g[k] if has[k] else None for g, has in zip(inputs["grads"], inputs["has_grad"])]
 
 
-def feed(backend, optimizer, params, grads) -> None:
+def feed(backend, optimizer, params, grads, set_grads=True) -> None:
     """One training step: set every grad (None skips a parameter), then optimizer.step()."""
-    for param, grad in zip(params, grads):
+    for param, grad in zip(params, grads if set_grads else ()):
         backend.set_grad(param, grad)
     optimizer.step()
 
@@ -212,7 +214,8 @@ def stacked(snapshots: list, index: int) -> np.ndarray:
 
 
 def track(backend, optimizer, params, inputs, lrs=None, record_state=False) -> dict:
-    """Step through `inputs`, recording every parameter's value (and dtype) after every step.
+    """Step through `inputs`, recording every parameter's value (and dtype) after every step,
+    and the grads after the last one.
 
     `lrs[k]`, when not None, is set as the learning rate before step k.
     """
@@ -221,13 +224,14 @@ def track(backend, optimizer, params, inputs, lrs=None, record_state=False) -> d
     for k in range(steps_of(inputs)):
         if lrs and lrs[k] is not None:
             backend.set_lr(optimizer, lrs[k])
-        feed(backend, optimizer, params, grads_at(inputs, k))
+        feed(backend, optimizer, params, grads_at(inputs, k), k % inputs["hold"] == 0)
         for i, p in enumerate(params):
             values[i].append(backend.value(p))
         if record_state:
             state.append([backend.state(optimizer, i) for i in range(len(params))])
     observed = {"trajectory": [stacked(v, i) for i, v in enumerate(values)],
-                "dtypes": [[str(v.dtype) for v in vs] for vs in values]}
+                "dtypes": [[str(v.dtype) for v in vs] for vs in values],
+                "grads_after": [backend.grad(p) for p in params]}
     return {**observed, "state": state} if record_state else observed
 
 
@@ -254,12 +258,19 @@ def sgd_update(backend):
 
 
 def sgd_weight_decay(backend):
-    return runs(run(backend, "SGD", {"lr": 0.05, "weight_decay": 0.1}, make_inputs(2, TWO, 5)))
+    """Fresh gradients at every step, then each kept for two steps: the decay must not be
+    written into p.grad."""
+    hyper = {"lr": 0.05, "weight_decay": 0.1}
+    return runs(run(backend, "SGD", hyper, make_inputs(2, TWO, 5)),
+                run(backend, "SGD", hyper, make_inputs(2, TWO, 6, hold=2)))
 
 
 def momentum_velocity(backend):
-    return runs(run(backend, "SGD", {"lr": 0.05, "momentum": 0.9}, make_inputs(3, TWO, 6),
-                    record_state=True))
+    """Fresh gradients at every step, then each kept for two steps: the velocity must start as
+    a copy of the gradient, not as p.grad itself."""
+    hyper = {"lr": 0.05, "momentum": 0.9}
+    return runs(run(backend, "SGD", hyper, make_inputs(3, TWO, 6), record_state=True),
+                run(backend, "SGD", hyper, make_inputs(3, TWO, 6, hold=2), record_state=True))
 
 
 def momentum_dampening(backend):
@@ -306,8 +317,9 @@ def adam_eps(backend):
 
 
 def adam_weight_decay(backend):
-    inputs = make_inputs(12, TWO, 6, scale=[1.0, 0.01])
-    return runs(run(backend, "Adam", {"lr": 0.01, "weight_decay": 0.1}, inputs))
+    hyper = {"lr": 0.01, "weight_decay": 0.1}
+    return runs(run(backend, "Adam", hyper, make_inputs(12, TWO, 6, scale=[1.0, 0.01])),
+                run(backend, "Adam", hyper, make_inputs(12, TWO, 6, hold=2)))
 
 
 def adamw(backend):
@@ -335,13 +347,16 @@ def defaults(backend):
 
 
 def dtype(backend):
-    """float32 parameters and gradients, through every optimizer."""
+    """float32 parameters and gradients through every optimizer; from step 4 on, the learning
+    rate is a numpy float64, as a schedule computed with np.cos makes it."""
     inputs = make_inputs(17, TWO, 10, dtype="float32")
-    return runs(run(backend, "SGD", {"lr": 0.1}, inputs),
-                run(backend, "SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True,
-                                     "weight_decay": 0.01}, inputs),
-                run(backend, "Adam", {"lr": 0.01, "weight_decay": 0.01}, inputs),
-                run(backend, "AdamW", {"lr": 0.01, "weight_decay": 0.1}, inputs))
+    settings = [("SGD", {"lr": 0.1}),
+                ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01}),
+                ("Adam", {"lr": 0.01, "weight_decay": 0.01}),
+                ("AdamW", {"lr": 0.01, "weight_decay": 0.1})]
+    return runs(*(run(backend, name, hyper, inputs,
+                      lrs=[np.float64(hyper["lr"]) if k == 3 else None for k in range(10)])
+                  for name, hyper in settings))
 
 
 def training_loop(backend):
@@ -365,7 +380,8 @@ def training_loop(backend):
             values[1].append(backend.value(b))
         observed.append({"optimizer": name, "hyper": hyper, "inputs": None,
                          "trajectory": [stacked(v, i) for i, v in enumerate(values)],
-                         "dtypes": [[str(v.dtype) for v in vs] for vs in values]})
+                         "dtypes": [[str(v.dtype) for v in vs] for vs in values],
+                         "grads_after": [backend.grad(w), backend.grad(b)]})
     return runs(*observed)
 
 
@@ -543,10 +559,13 @@ def load_state_dict_copies(backend):
     return observed
 
 
-BAD_STATE_DICTS = {  # what does not fit: how the dict is made (shapes, optimizer, hyper-parameters)
-    "one parameter instead of two": ([(3,)], "Adam", {"lr": 0.01}),
-    "the second buffer shaped (3,), not (2, 3)": ([(3,), (3,)], "Adam", {"lr": 0.01}),
-    "an SGD dict loaded into Adam": (TWO, "SGD", {"lr": 0.01, "momentum": 0.9}),
+BAD_STATE_DICTS = {  # what does not fit: how the dict is made (shapes, optimizer, hyper-parameters,
+    # keys left out); each from an optimizer with another lr, which must not be loaded either
+    "one parameter instead of two": ([(3,)], "Adam", {"lr": 0.05, "betas": (0.5, 0.6)}, ()),
+    "the second buffer shaped (3, 2), not (2, 3)":
+        ([(3,), (3, 2)], "Adam", {"lr": 0.2, "eps": 0.1}, ()),
+    "an SGD dict loaded into Adam": (TWO, "SGD", {"lr": 0.3, "momentum": 0.9}, ()),
+    "a dict without 'state'": (TWO, "Adam", {"lr": 0.4}, ("state",)),
 }
 
 
@@ -556,13 +575,10 @@ def load_state_dict_rejects(backend):
     opt, params = trained(backend, "Adam", {"lr": 0.01}, inputs, 3)
     control, control_params = trained(backend, "Adam", {"lr": 0.01}, inputs, 3)
     errors = {}
-    for case, (shapes, optimizer, hyper) in BAD_STATE_DICTS.items():
+    for case, (shapes, optimizer, hyper, left_out) in BAD_STATE_DICTS.items():
         other, _ = trained(backend, optimizer, hyper, make_inputs(29, shapes, 2), 2)
-        bad = backend.state_dict(other)
+        bad = {k: v for k, v in backend.state_dict(other).items() if k not in left_out}
         errors[case] = error_name(lambda: backend.load_state_dict(opt, bad))
-    good = backend.state_dict(control)
-    errors["a dict without 'state'"] = error_name(lambda: backend.load_state_dict(
-        opt, {key: value for key, value in good.items() if key != "state"}))
     observed = {"errors": errors, "lr": backend.get_lr(opt), "step_count": backend.step_count(opt)}
     try:
         observed["after"], observed["control"] = together(
@@ -665,15 +681,16 @@ def cosine_lr(backend):
 
 
 def scheduler_state(backend):
-    """A scheduler and its optimizer saved after 3 epochs and loaded into new ones, which then
-    go on beside the originals."""
+    """A scheduler and its optimizer saved after 3 epochs and loaded into new ones made with
+    another lr and other settings; then the originals and the resumed ones go on side by side."""
     observed = []
-    for scheduler, settings in [("StepLR", {"step_size": 2, "gamma": 0.5}),
-                                ("CosineAnnealingLR", {"T_max": 8, "eta_min": 0.01})]:
+    for scheduler, settings, other in [
+            ("StepLR", {"step_size": 2, "gamma": 0.5}, {"step_size": 5, "gamma": 0.9}),
+            ("CosineAnnealingLR", {"T_max": 8, "eta_min": 0.01}, {"T_max": 20})]:
         pairs = []
-        for _ in range(2):
-            opt = backend.optimizer("SGD", [backend.parameter(np.zeros(1))], lr=0.1)
-            pairs.append((opt, backend.scheduler(scheduler, opt, **settings)))
+        for lr, kwargs in [(0.1, settings), (0.5, other)]:
+            opt = backend.optimizer("SGD", [backend.parameter(np.zeros(1))], lr=lr)
+            pairs.append((opt, backend.scheduler(scheduler, opt, **kwargs)))
         (opt, sched), (new_opt, new_sched) = pairs
         for _ in range(3):
             opt.step()

@@ -187,7 +187,9 @@ def differing(observed: np.ndarray, expected: np.ndarray, rtol: float, equal_nan
 def run_label(run: dict) -> str:
     hyper = ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v!r}"
                       for k, v in run["hyper"].items())
-    return f"{run['optimizer']}({hyper})"
+    hold = (run.get("inputs") or {}).get("hold", 1)
+    kept = f" with each gradient left in p.grad for {hold} steps" if hold > 1 else ""
+    return f"{run['optimizer']}({hyper}){kept}"
 
 
 def when(step: int) -> str:
@@ -312,7 +314,7 @@ def compare_dtypes(observed: dict, expected: dict, label: str) -> None:
     for i, names in enumerate(expected["dtypes"]):
         got = listed(item(dtypes, i, f"parameter {i}'s dtypes"), len(names), f"parameter {i}'s dtypes")
         for k, (name, want) in enumerate(zip(got, names)):
-            if name != want:
+            if not same_value(name, want):
                 raise Mismatch(
                     f"{label}: parameter {i} was {names[0]} and is {describe(name)} {when(k)}. An "
                     "update keeps the parameter's dtype: update p.data in place, or cast the "
@@ -343,9 +345,27 @@ def entry_of(step_state, i: int, key: str, label: str, k: int):
     return entry[key]
 
 
+def compare_grads_after(observed: dict, expected: dict, label: str) -> None:
+    """step() reads p.grad and leaves it as it is."""
+    grads = listed(item(observed, "grads_after", "the grads"), len(expected["grads_after"]), "the grads")
+    for i, (got, want) in enumerate(zip(grads, expected["grads_after"])):
+        if want is None or got is None:
+            same = got is None and want is None
+        else:
+            same = np.array_equal(array(got, want.shape, f"parameter {i}'s grad"), want)
+        if not same:
+            raise Mismatch(
+                f"{label}: step() changed parameter {i}'s gradient: after the last step p.grad is "
+                f"{describe(got)} where it was set to {describe(want)}"
+                f"{'' if want is None or got is None else ' with other values'}. The optimizer "
+                "only reads p.grad: grad = grad + weight_decay * p makes a new array where "
+                "grad += ... writes into p.grad, and a velocity starts as a copy of g.")
+
+
 def compare_run(observed, expected: dict, buffers=()) -> None:
     label = run_label(expected)
     compare_dtypes(observed, expected, label)
+    compare_grads_after(observed, expected, label)
     compare_series(item(observed, "trajectory", "the trajectory"), expected["trajectory"], label,
                    RTOL[run_dtype(expected)], lambda i: f"parameter {i}",
                    diagnose=trajectory_diagnosis(expected))
@@ -413,7 +433,8 @@ def compare_skipped_state(observed: dict, expected: dict) -> None:
         for i, has in enumerate(has_grad):
             if has[k - 1]:
                 continue
-            before, after = (item(states[j], i, f"optimizer.state[{i}]") or {} for j in (k - 1, k))
+            before, after = ({} if entry is None else entry
+                             for entry in (item(states[j], i, f"optimizer.state[{i}]") for j in (k - 1, k)))
             keys = first_difference(before, after)
             if keys is not None:
                 raise Mismatch(
@@ -447,7 +468,7 @@ def compare_validation(observed, expected):
     for case, want in expected["cases"].items():
         got = item(cases, case, f"the result of {case}")
         if not same_value(got, want):
-            wrong.append(f"{case} should raise {want}, but raised {describe(got) if got else 'nothing'}"
+            wrong.append(f"{case} should raise {want}, but raised {'nothing' if got is None else describe(got)}"
                          if want else f"{case} is valid (the edge of the allowed range), but raised "
                          f"{describe(got)}")
     if wrong:
@@ -545,7 +566,7 @@ def compare_load_rejects(observed, expected):
         got = item(errors, case, f"the result of loading {case}")
         if not same_value(got, want):
             raise Mismatch(f"loading a state_dict with {case} raised "
-                           f"{describe(got) if got else 'nothing'}; expected {want}, naming what "
+                           f"{'nothing' if got is None else describe(got)}; expected {want}, naming what "
                            "does not fit.")
     for key in ("lr", "step_count"):
         got = item(observed, key, key)

@@ -94,24 +94,28 @@ class Grader:
             return _all_failed(submission, self.autograder, str(problem), started)
         scenarios = list(dict.fromkeys(test.scenario for test in self.autograder.tests))
         observed: dict[str, dict] = {}  # scenario -> the worker's message, or {"status", "message"}
-        while len(observed) < len(scenarios):
-            remaining = [name for name in scenarios if name not in observed]
-            problem = self._run_worker(Job(cells, remaining, self.limits), observed)
-            if problem:
-                return _all_failed(submission, self.autograder, problem, started)
+        problem, load_seconds = self._run_worker(Job(cells, scenarios, self.limits), observed)
+        if problem:
+            return _all_failed(submission, self.autograder, problem, started)
+        self._run_apart(cells, [name for name in scenarios if name not in observed], observed, load_seconds)
         outcomes = [_judge(t, observed[t.scenario], self.autograder.expected) for t in self.autograder.tests]
         return SubmissionResult(submission.student, str(submission.source), outcomes,
                                 seconds=time.monotonic() - started)
 
-    def _run_worker(self, job: Job, observed: dict) -> str:
-        """Run scenarios in one worker until done or it fails; return a fatal problem, if any."""
+    def _run_worker(self, job: Job, observed: dict) -> tuple[str, float]:
+        """Run scenarios in one worker until done or one fails.
+
+        Returns a problem that ends the grading of the submission ("" if none) and the seconds
+        the worker took to load the submission's code."""
+        started = time.monotonic()
         running = self._start(job)
         try:
             first = running.receive(self.limits.test_seconds * 3)
             if not isinstance(first, dict):
-                return f"your code could not be loaded: {_lost(first, running, self.limits)}"
+                return f"your code could not be loaded: {_lost(first, running, self.limits)}", 0.0
             if first.get("type") == "import_error":
-                return f"your code failed to load: {_error_text(first.get('error'))}"
+                return f"your code failed to load: {_error_text(first.get('error'))}", 0.0
+            load_seconds = time.monotonic() - started
             for name in job.scenarios:
                 message = running.receive(self.limits.test_seconds)
                 if isinstance(message, dict) and message.get("scenario") == name:
@@ -119,11 +123,31 @@ class Grader:
                     continue
                 status = message if message in ("timeout", "crashed") else "error"
                 observed[name] = {"status": status, "message": _lost(message, running, self.limits)}
-                return ""  # a fresh worker runs the rest
-            return ""
+                break  # the rest run apart
+            return "", load_seconds
         finally:
             running.stop()
 
+
+    def _run_apart(self, cells, names: list[str], observed: dict, load_seconds: float) -> None:
+        """After one test hung or crashed, run each remaining test in a worker of its own, all at
+        once: a bug that hangs many tests then costs one time limit, not one per test."""
+        running = [(name, self._start(Job(cells, [name], self.limits))) for name in names]
+        # Each worker loads the code again, with the others competing for the same cores.
+        deadline = time.monotonic() + self.limits.test_seconds + 2 * load_seconds + 1.0
+        try:
+            for name, job in running:
+                message = job.receive(max(0.0, deadline - time.monotonic()))
+                if isinstance(message, dict) and message.get("type") == "ready":
+                    message = job.receive(max(0.0, deadline - time.monotonic()))
+                if isinstance(message, dict) and message.get("scenario") == name:
+                    observed[name] = message
+                else:
+                    status = message if message in ("timeout", "crashed") else "error"
+                    observed[name] = {"status": status, "message": _lost(message, job, self.limits)}
+        finally:
+            for _, job in running:
+                job.stop()
 
     def _start(self, job: Job) -> RunningJob:
         """Start a worker; a zygote that a submission managed to kill is replaced first."""

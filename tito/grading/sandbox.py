@@ -195,15 +195,15 @@ class RunningJob:
                     except WireError:
                         return "garbled"
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return "timeout"
-            if select.select([self.fd], [], [], min(remaining, 0.1))[0]:
+            if select.select([self.fd], [], [], min(max(remaining, 0.0), 0.1))[0]:
                 chunk = os.read(self.fd, 1 << 20)
                 if not chunk:
                     return "crashed"
                 self._buffer += chunk
             elif self.zygote.exit_code(self.job) is not None and not select.select([self.fd], [], [], 0)[0]:
                 return "crashed"
+            elif remaining <= 0:
+                return "timeout"
 
     def exit_reason(self) -> str:
         code = self.zygote.exit_code(self.job, wait=2.0)

@@ -25,7 +25,7 @@ PR_SET_DUMPABLE = 4
 
 @dataclass(frozen=True)
 class Limits:
-    test_seconds: float = 10.0  # wall time of one test
+    test_seconds: float = 5.0  # wall time of one test (a correct one takes milliseconds)
     cpu_seconds: int = 60  # CPU time of one worker process
     memory_mb: int = 2048  # address space of one worker process
     output_kb: int = 1024  # what the student's code may print, in all

@@ -1,0 +1,1800 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "intro", "locked": true, "schema_version": 3, "solution": false}
+# # 06 · Optimizers
+#
+# After `loss.backward()` every parameter holds a gradient: `p.grad` says how the loss would
+# change if `p.data` changed a little. A gradient is information, not learning. Something has to
+# read it and move the weights, step after step, until the loss is small. That something is the
+# optimizer.
+#
+# In this module you write the optimizers that every later module trains with: `SGD`, `Momentum`,
+# `Adam` and `AdamW`, their common base class `Optimizer`, and two learning-rate schedulers. They
+# follow `torch.optim`: the same update rules, the same names for their state and, in float64,
+# the same numbers down to rounding, so that what you learn here carries over to PyTorch
+# unchanged.
+#
+# This module covers:
+# 1. gradient descent, and the three lines of every training step;
+# 2. the `Optimizer` base class, and optimizer state as an object you can save and restore;
+# 3. SGD with weight decay, momentum and Nesterov momentum; Adam; AdamW; and what problem each
+#    one solves; learning-rate schedulers;
+# 4. what each optimizer costs in memory and time, measured, and why its step is limited by
+#    memory bandwidth rather than arithmetic;
+# 5. the optimizers racing each other on a hard valley and on a small network;
+# 6. checkpoints that resume training exactly;
+# 7. learning-rate schedules in practice.
+#
+# **How to work.** Each function you write has a `# TODO:` line. Implement them in the order of
+# the notebook: everything builds on the base class. Below each piece is a graded test cell; run
+# it, or run `tito test 06` to see all 100 points at once, with a hint for every failure. When
+# everything passes, `tito export 06` puts your optimizers into the package, and from then on
+# `from tinytorch.optim import Adam` is yours.
+
+# %% nbgrader={"grade": false, "grade_id": "default_exp", "locked": true, "schema_version": 3, "solution": false}
+#| default_exp core.optimizers
+
+# %% nbgrader={"grade": false, "grade_id": "imports", "locked": true, "schema_version": 3, "solution": false}
+#| export
+import math
+from collections.abc import Iterable
+
+import numpy as np
+
+# %% nbgrader={"grade": false, "grade_id": "notebook_imports", "locked": true, "schema_version": 3, "solution": false}
+# Tools for the experiments in this notebook; the package does not need them.
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "descent_md", "locked": true, "schema_version": 3, "solution": false}
+# ## 1 · Walking downhill
+#
+# Training a network means finding parameters $\theta$ that make the loss $L(\theta)$ small. We
+# cannot solve for them: $L$ is a complicated function of millions of numbers. What we can do
+# cheaply is evaluate $L$ at the current $\theta$ and, thanks to autograd, its gradient
+# $\nabla L(\theta)$.
+#
+# Near the current point the loss is close to a plane:
+# $L(\theta + \Delta) \approx L(\theta) + \nabla L(\theta) \cdot \Delta$. Among all small steps
+# $\Delta$ of a given length, the one that lowers this plane the most points straight against the
+# gradient. Taking that step, again and again, is **gradient descent**:
+#
+# $$\theta_{t+1} = \theta_t - \eta \, \nabla L(\theta_t)$$
+#
+# The **learning rate** $\eta$ sets the length of the step. The plane is only an approximation,
+# so the step must be short enough for it to stay accurate, and that depends on how curved the
+# loss is. Take the simplest curved loss, a parabola $L(x) = \frac{c}{2}(x - x^*)^2$ with
+# curvature $c$. Its gradient is $c(x - x^*)$, so one step multiplies the distance to the minimum
+# by a fixed factor:
+#
+# $$x_{t+1} - x^* = (1 - \eta c)\,(x_t - x^*)$$
+#
+# - $\eta < 1/c$: the factor is between 0 and 1, and $x$ creeps towards $x^*$ from one side;
+# - $\eta = 1/c$: the factor is 0, and one step lands exactly on the minimum;
+# - $1/c < \eta < 2/c$: the factor is negative, and $x$ overshoots, bouncing from side to side
+#   while it closes in;
+# - $\eta > 2/c$: the factor is below $-1$, and every bounce is larger than the last: divergence.
+#
+# The cell below runs exactly this on $L(x) = (x - 3)^2$, whose curvature is $c = 2$.
+
+# %% nbgrader={"grade": false, "grade_id": "descent_demo", "locked": true, "schema_version": 3, "solution": false}
+def descend(lr, steps=6, x=0.0):
+    """Gradient descent on L(x) = (x - 3)^2, starting from x; returns every point visited."""
+    path = [x]
+    for _ in range(steps):
+        grad = 2 * (x - 3)
+        x = x - lr * grad
+        path.append(x)
+    return path
+
+
+for lr in (0.1, 0.5, 0.9, 1.1):
+    print(f"lr={lr}: " + "  ".join(f"{x:7.3f}" for x in descend(lr)))
+
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "training_step_md", "locked": true, "schema_version": 3, "solution": false}
+# The rule that matters for the rest of this module: **the steepest direction limits the learning
+# rate**. A network's loss curves strongly in some directions and hardly at all in others. One
+# learning rate has to stay below $2/c$ for the most curved direction, and then the flat
+# directions crawl. Momentum and Adam are two answers to that problem.
+#
+# In practice the gradient is computed on a small random batch of the data rather than on all of
+# it, which makes it a noisy estimate of the true gradient. Gradient descent with such estimates
+# is **stochastic gradient descent** (SGD).
+#
+# ### The training step
+#
+# Every training loop in this course, and in PyTorch, repeats the same three lines after the
+# forward pass:
+#
+# ```python
+# loss = loss_fn(model(inputs), targets)   # forward: build the graph, compute the loss
+# loss.backward()                          # fill p.grad for every parameter
+# optimizer.step()                         # read each p.grad, change each p.data
+# optimizer.zero_grad()                    # p.grad = None, ready for the next batch
+# ```
+#
+# The optimizer never sees the model, the data or the loss. It holds a list of parameters, and
+# of each parameter it uses only two attributes: `.data`, the numpy array it changes, and
+# `.grad`, the gradient that `backward()` left there. Any object with those two attributes can be
+# optimized, which is how the tests below can use bare `Parameter`s without building a model.
+#
+# Why `zero_grad()`? `backward()` *adds* into `.grad` (module 01: a tensor used twice receives
+# the sum of both gradients). That is right within one backward pass but wrong across steps:
+# without `zero_grad()` the gradient of step 10 would be the sum of ten gradients, each computed
+# at a different point.
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "optimizer_md", "locked": true, "schema_version": 3, "solution": false}
+# ## 2 · The Optimizer base class
+#
+# SGD, Adam and every other optimizer share most of their code. They all keep a list of
+# parameters and a learning rate; they all remember something between steps (a velocity, running
+# averages); they all need to save that memory in a checkpoint and load it back. Only the update
+# rule differs. So, as in `torch.optim`, the base class owns everything shared and each algorithm
+# is a small **per-parameter kernel**:
+#
+# | attribute / method | what it is |
+# | --- | --- |
+# | `params` | the parameters, as a list (materialised once: `model.parameters()` may be a generator, which can be read only once) |
+# | `lr` | the learning rate, a float; a scheduler changes it between epochs |
+# | `hyperparams` | every other hyper-parameter, by name: `{"momentum": 0.9, ...}`. A subclass passes them to `super().__init__` as keyword arguments, so the base class can save and restore them without knowing what they mean |
+# | `state` | the memory of the algorithm: `{index of the parameter: {buffer name: value}}` |
+# | `step_count` | how many times `step()` has run |
+# | `step()` | calls `update(p, p.grad, state)` for every parameter that has a gradient |
+# | `update(p, grad, state)` | the update rule for one parameter; the only method a new algorithm must write |
+#
+# **All memory lives in `self.state`.** A velocity kept in an attribute of its own, say
+# `self.velocities`, works perfectly until the day you resume from a checkpoint: `state_dict()`
+# saves `self.state` and nothing else, and the resumed run silently starts with zero velocity.
+# The state is keyed by the parameter's position in `params`, so it can be written to disk as is.
+#
+# **A parameter whose `grad` is `None` is skipped entirely.** It took no part in this loss: a
+# frozen layer, a branch of the model that this batch did not use. Treating its gradient as zero
+# would be wrong, because zero is still an update: weight decay would shrink the parameter and
+# momentum would keep pushing it.
+#
+# ### Checkpoints: `state_dict()` and `load_state_dict()`
+#
+# `state_dict()` returns everything needed to continue training later, laid out like PyTorch's:
+#
+# ```python
+# {"state": {0: {"momentum_buffer": array([...])}, 1: {...}},
+#  "param_groups": [{"lr": 0.01, "momentum": 0.9, ..., "params": [0, 1]}],
+#  "step_count": 12}
+# ```
+#
+# (PyTorch allows several groups of parameters with different hyper-parameters; we use one.)
+# Two properties make it a real checkpoint:
+# - **It is a snapshot.** Optimizers update their buffers in place, so a dict that merely
+#   referred to the live arrays would change under your feet at the next step, before it ever
+#   reached the disk. Every array in it is a copy.
+# - **It holds only plain data**: numpy arrays, numbers, strings, `None`, lists, tuples and dicts.
+#   So it can be written as a `.npz` of arrays plus a JSON file, without `pickle` (which runs
+#   arbitrary code when loading, and breaks when a class is renamed).
+#
+# `load_state_dict(sd)` does the reverse, and **checks before it changes anything**. A dict from
+# another model (a different number of parameters, or buffers of the wrong shape) or from another
+# kind of optimizer (different hyper-parameter names) raises `ValueError` saying what does not fit,
+# and leaves the optimizer exactly as it was. Half-loading and then failing would leave an
+# optimizer that is neither the old one nor the new one. It also copies the arrays in, so that two
+# optimizers loaded from the same dict never share a buffer.
+#
+# `copy_buffers` and `buffers` below are given; the TODOs are yours.
+
+# %% nbgrader={"grade": false, "grade_id": "optimizer", "locked": false, "schema_version": 3, "solution": true}
+#| export
+def copy_buffers(buffers: dict) -> dict:
+    """A copy of one parameter's state that shares no memory with it (numbers are immutable)."""
+    return {name: value.copy() if isinstance(value, np.ndarray) else value
+            for name, value in buffers.items()}
+
+
+class Optimizer:
+    """Base class of the optimizers: the parameters, the hyper-parameters and the state.
+
+    A subclass defines `update(p, grad, state)`, the rule for one parameter. A parameter is any
+    object with `.data` (a numpy array, changed by the update) and `.grad` (an array or None).
+    """
+
+    def __init__(self, params: Iterable, lr: float, **hyperparams):
+        """Hints: `not self.params` is true for an empty list; `hasattr(p, "data")` checks an
+        element (reject numpy arrays too: they have a `.data` of their own, a memoryview).
+        Error messages name the value and the accepted range, as in
+        "Invalid learning rate: -0.1 (must be >= 0)".
+        """
+        self.params = list(params)
+        # TODO: raise ValueError for no params or lr < 0, and TypeError for an element that is not a parameter.
+        raise NotImplementedError("raise ValueError for no params or lr < 0, and TypeError for an element that is not a parameter.")
+        self.lr = lr
+        self.hyperparams = hyperparams  # every hyper-parameter except lr, by name
+        self.state = {}  # index of a parameter in self.params -> {buffer name: value}
+        self.step_count = 0
+
+    def zero_grad(self) -> None:
+        """Forget every gradient, so that the next backward() starts from nothing."""
+        # TODO: set the grad of every parameter to None.
+        raise NotImplementedError("set the grad of every parameter to None.")
+
+    def step(self) -> None:
+        """Update every parameter that has a gradient, then count the step.
+
+        Parameter i's state is the dict `self.state[i]`, created empty the first time
+        (`self.state.setdefault(i, {})`); a parameter whose grad is None is skipped, and gets no
+        state.
+        """
+        # TODO: call self.update(p, p.grad, state) for each parameter with a gradient, then count the step.
+        raise NotImplementedError("call self.update(p, p.grad, state) for each parameter with a gradient, then count the step.")
+
+    def update(self, p, grad: np.ndarray, state: dict) -> None:
+        """Change p.data using grad; keep in `state` whatever must be remembered until next step."""
+        raise NotImplementedError(f"{type(self).__name__} does not define update(p, grad, state)")
+
+    def buffers(self, name: str) -> list:
+        """The buffer `name` of every parameter, in order (None where a parameter has none yet)."""
+        return [self.state.get(i, {}).get(name) for i in range(len(self.params))]
+
+    def state_dict(self) -> dict:
+        """A new dict with copies of everything needed to resume:
+
+        {"state": {i: {buffer name: value}},
+         "param_groups": [{"lr": lr, <every hyper-parameter>, "params": [0, 1, ...]}],
+         "step_count": step_count}
+        """
+        # TODO: return that dict, with every parameter's buffers copied (copy_buffers).
+        raise NotImplementedError("return that dict, with every parameter's buffers copied (copy_buffers).")
+
+    def check_state_dict(self, state_dict: dict) -> None:
+        """Raise ValueError, saying what does not fit, unless `state_dict` fits this optimizer.
+
+        It fits when it has exactly the keys "state", "param_groups" and "step_count"; one param
+        group, whose keys are "lr", "params" and this optimizer's hyper-parameter names, and whose
+        "params" has one entry per parameter; and state only for indices of parameters, with every
+        array buffer shaped like its parameter.
+        """
+        # TODO: raise ValueError naming the first mismatch (keys, parameter count, hyper-parameter names, buffer shape).
+        raise NotImplementedError("raise ValueError naming the first mismatch (keys, parameter count, hyper-parameter names, buffer shape).")
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore the buffers, lr, hyper-parameters and step_count saved by state_dict().
+
+        Checks first (check_state_dict), then changes: a dict that does not fit changes nothing.
+        The arrays are copied in, so the optimizer shares no memory with `state_dict`.
+        """
+        self.check_state_dict(state_dict)
+        # TODO: copy the buffers in, then restore lr, every hyper-parameter and step_count.
+        raise NotImplementedError("copy the buffers in, then restore lr, every hyper-parameter and step_count.")
+
+
+# %% nbgrader={"grade": true, "grade_id": "optimizer_init", "locked": true, "points": 4, "schema_version": 3, "solution": false}
+# Test: an Optimizer keeps its parameters, lr and empty state, and rejects bad input
+import numpy as np
+from tinytorch.core.tensor import Parameter
+
+w, b = Parameter(np.zeros((2, 3))), Parameter(np.zeros(3))
+opt = Optimizer((p for p in [w, b]), lr=0.1, momentum=0.9)  # a generator, like model.parameters()
+assert isinstance(opt.params, list) and len(opt.params) == 2 and opt.params[0] is w, (
+    "self.params should be a list of the parameters in the order given: "
+    "a generator can be read only once")
+assert opt.lr == 0.1 and opt.hyperparams == {"momentum": 0.9}, "keep lr and the hyper-parameters"
+assert opt.state == {} and opt.step_count == 0, "a new optimizer has state {} and step_count 0"
+
+
+def error_message(make, error):
+    """The message of the `error` that make() raises, or None when it raises nothing."""
+    try:
+        make()
+    except error as e:
+        return str(e)
+    return None
+
+
+assert error_message(lambda: Optimizer([], lr=0.1), ValueError) is not None, (
+    "Optimizer([]) should raise ValueError: an optimizer created before the model's parameters "
+    "exist would silently train nothing")
+assert error_message(lambda: Optimizer([w.data], lr=0.1), TypeError) is not None, (
+    "Optimizer([w.data]) should raise TypeError: it needs the parameter (with .data and .grad), "
+    "not its numpy array")
+message = error_message(lambda: Optimizer([w], lr=-0.1), ValueError)
+assert message is not None and "-0.1" in message, (
+    f"Optimizer([w], lr=-0.1) should raise ValueError naming the value -0.1, got: {message}")
+
+# %% nbgrader={"grade": true, "grade_id": "optimizer_zero_grad", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+# Test: zero_grad() sets every gradient to None
+import numpy as np
+from tinytorch.core.tensor import Parameter
+
+w, b = Parameter(np.ones(3)), Parameter(np.ones(2))
+w.grad, b.grad = np.ones(3), np.ones(2)
+Optimizer([w, b], lr=0.1).zero_grad()
+assert w.grad is None and b.grad is None, (
+    f"after zero_grad() the gradients are {w.grad} and {b.grad}, expected None: "
+    "backward() adds into .grad, so stale gradients would pile up from step to step")
+assert np.array_equal(w.data, np.ones(3)), "zero_grad() must not touch .data"
+
+# %% nbgrader={"grade": true, "grade_id": "optimizer_step", "locked": true, "points": 5, "schema_version": 3, "solution": false}
+# Test: step() updates each parameter that has a gradient, skips grad None, and counts steps
+import numpy as np
+from tinytorch.core.tensor import Parameter
+
+
+class Descent(Optimizer):
+    """Plain gradient descent that also counts its calls in the state."""
+
+    def update(self, p, grad, state):
+        p.data -= self.lr * grad
+        state["calls"] = state.get("calls", 0) + 1
+
+
+w, frozen = Parameter(np.array([1.0, 2.0])), Parameter(np.array([5.0]))
+w.grad = np.array([10.0, -10.0])  # frozen.grad stays None
+opt = Descent([w, frozen], lr=0.1)
+opt.step()
+opt.step()
+assert np.allclose(w.data, [-1.0, 4.0]), (
+    f"two steps of p -= 0.1 * [10, -10] from [1, 2] gave {w.data}, expected [-1, 4]: "
+    "does step() call self.update(p, p.grad, state) for every parameter with a gradient?")
+assert np.array_equal(frozen.data, [5.0]) and 1 not in opt.state, (
+    "a parameter whose grad is None must be skipped, with no update and no state; "
+    "treating a missing gradient as zero is not the same thing")
+assert opt.state.get(0, {}).get("calls") == 2, (
+    "update() should receive self.state[i], the same dict at every step "
+    "(self.state.setdefault(i, {})), so what it remembers survives until the next step")
+assert opt.step_count == 2, f"step_count is {opt.step_count} after 2 steps, expected 2"
+
+# %% nbgrader={"grade": true, "grade_id": "optimizer_state_dict", "locked": true, "points": 5, "schema_version": 3, "solution": false}
+# Test: state_dict() is a snapshot laid out like PyTorch's
+import numpy as np
+from tinytorch.core.tensor import Parameter
+
+opt = Optimizer([Parameter(np.zeros(2)), Parameter(np.zeros(3))], lr=0.1, momentum=0.9)
+opt.state[0] = {"step": 3, "momentum_buffer": np.array([1.0, 2.0])}
+opt.step_count = 3
+sd = opt.state_dict()
+assert set(sd) == {"state", "param_groups", "step_count"}, (
+    f"state_dict() has keys {sorted(sd)}, expected ['param_groups', 'state', 'step_count']")
+assert sd["param_groups"] == [{"lr": 0.1, "momentum": 0.9, "params": [0, 1]}], (
+    f"param_groups is {sd['param_groups']}, expected one group with lr, every hyper-parameter "
+    "and the indices of the parameters")
+assert sd["step_count"] == 3 and sd["state"][0]["step"] == 3, "save step_count and every buffer"
+opt.state[0]["momentum_buffer"] += 100  # what the next step does to a live buffer
+opt.state[0]["step"] = 4
+assert np.array_equal(sd["state"][0]["momentum_buffer"], [1.0, 2.0]), (
+    "a later step changed a state_dict that was already returned: copy the arrays "
+    "(copy_buffers) instead of returning the live buffers")
+assert sd["state"][0]["step"] == 3, "the state_dict shares a dict with self.state: copy each one"
+
+# %% nbgrader={"grade": true, "grade_id": "optimizer_load_state_dict", "locked": true, "points": 5, "schema_version": 3, "solution": false}
+# Test: load_state_dict() restores buffers, lr, hyper-parameters and step_count, as copies
+import numpy as np
+from tinytorch.core.tensor import Parameter
+
+sd = {"state": {0: {"step": 5, "momentum_buffer": np.array([1.0, 2.0])}},
+      "param_groups": [{"lr": 0.05, "momentum": 0.5, "params": [0]}],
+      "step_count": 5}
+a = Optimizer([Parameter(np.zeros(2))], lr=0.1, momentum=0.9)
+b = Optimizer([Parameter(np.zeros(2))], lr=0.1, momentum=0.9)
+a.load_state_dict(sd)
+b.load_state_dict(sd)
+assert a.step_count == 5, (
+    f"step_count is {a.step_count} after loading, expected 5: was it forgotten?")
+assert a.lr == 0.05 and a.hyperparams == {"momentum": 0.5}, (
+    f"after loading lr={a.lr} and hyperparams={a.hyperparams}, expected 0.05 and "
+    "{'momentum': 0.5}: restore them from param_groups[0]")
+assert a.state[0]["step"] == 5 and np.array_equal(a.state[0]["momentum_buffer"], [1.0, 2.0]), (
+    f"the loaded state is {a.state}, expected the buffers of the state_dict")
+a.state[0]["momentum_buffer"] *= 10  # what a step of `a` does to its buffer
+assert np.array_equal(b.state[0]["momentum_buffer"], [1.0, 2.0]), (
+    "a step of one optimizer changed another loaded from the same dict: copy the arrays in")
+assert np.array_equal(sd["state"][0]["momentum_buffer"], [1.0, 2.0]), (
+    "a step after loading changed the state_dict it was loaded from: copy the arrays in")
+
+# %% nbgrader={"grade": true, "grade_id": "optimizer_load_mismatch", "locked": true, "points": 5, "schema_version": 3, "solution": false}
+# Test: load_state_dict() refuses a dict that does not fit, and then has changed nothing
+import numpy as np
+from tinytorch.core.tensor import Parameter
+
+opt = Optimizer([Parameter(np.zeros(2)), Parameter(np.zeros(3))], lr=0.1, momentum=0.9)
+opt.state[0] = {"momentum_buffer": np.array([1.0, 2.0])}
+fits = {"state": {0: {"momentum_buffer": np.zeros(2)}},
+        "param_groups": [{"lr": 0.5, "momentum": 0.5, "params": [0, 1]}], "step_count": 7}
+misfits = {
+    "one parameter instead of two": {
+        **fits, "param_groups": [{"lr": 0.5, "momentum": 0.5, "params": [0]}]},
+    "a buffer of the wrong shape": {**fits, "state": {0: {"momentum_buffer": np.zeros(2)},
+                                                      1: {"momentum_buffer": np.zeros(2)}}},
+    "another optimizer's hyper-parameters": {
+        **fits, "param_groups": [{"lr": 0.5, "betas": (0.9, 0.999), "params": [0, 1]}]},
+    "no step_count": {"state": {}, "param_groups": fits["param_groups"]},
+}
+for what, sd in misfits.items():
+    try:
+        opt.load_state_dict(sd)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError(f"load_state_dict() accepted a state_dict with {what}: "
+                             "it should raise ValueError saying what does not fit")
+    unchanged = (opt.lr == 0.1 and opt.hyperparams == {"momentum": 0.9} and opt.step_count == 0
+                 and list(opt.state) == [0]
+                 and np.array_equal(opt.state[0]["momentum_buffer"], [1.0, 2.0]))
+    assert unchanged, (f"refusing a state_dict with {what} changed the optimizer: "
+                       "check everything before changing anything")
+
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "sgd_md", "locked": true, "schema_version": 3, "solution": false}
+# ## 3 · The optimizers
+#
+# ### SGD
+#
+# Plain SGD is the rule from section 1, with one optional addition, **weight decay** $\lambda$:
+#
+# $$g_t = \nabla L(\theta_t) + \lambda\,\theta_t \qquad\qquad \theta_{t+1} = \theta_t - \eta\, g_t$$
+#
+# The extra term is the gradient of the penalty $\frac{\lambda}{2}\lVert\theta\rVert^2$ added to
+# the loss (L2 regularisation): every step pulls every weight a little towards zero, so the
+# network prefers small weights, which usually generalise better. Note that $\theta_t$ is the
+# parameter *before* the update.
+#
+# Our `SGD` defaults to `lr=0.01`. Recent versions of PyTorch default to 0.001 instead; the
+# default learning rate is rarely the right one anyway, so pass it explicitly.
+#
+# ### Momentum
+#
+# Section 1 ended on a problem: in a long, narrow valley the learning rate must be small enough
+# for the steep walls, and then progress along the flat floor is slow. SGD zig-zags across the
+# valley while creeping along it.
+#
+# **Momentum** gives the parameter a velocity. Instead of stepping along the current gradient, it
+# steps along a running sum of past gradients, each older one discounted by a factor $\mu$ (the
+# momentum, typically 0.9):
+#
+# $$b_1 = g_1, \qquad b_t = \mu\, b_{t-1} + (1 - \tau)\, g_t \qquad\qquad \theta_{t+1} = \theta_t - \eta\, b_t$$
+#
+# Along the valley floor the gradients agree from step to step, so the velocity builds up towards
+# $g / (1 - \mu)$, ten times the gradient for $\mu = 0.9$. Across the valley they alternate in
+# sign and largely cancel. The result accelerates where progress is consistent and damps the
+# zig-zag: a heavy ball rolling downhill rather than a walker who forgets every previous step.
+#
+# $\tau$ is the **dampening** (default 0), which scales down the contribution of each new
+# gradient. The first buffer is the gradient itself, undamped. The buffer is stored in
+# `state["momentum_buffer"]`, as PyTorch names it.
+#
+# Three details, each a classic bug:
+# - The buffer is a **sum**, not an average: the new gradient enters with weight $(1 - \tau)$,
+#   which is 1 by default, not $(1 - \mu)$. The average form is a different optimizer, whose
+#   steps are ten times smaller.
+# - The learning rate is **not** inside the buffer. Some texts write $v_t = \mu v_{t-1} + \eta g_t$;
+#   that agrees with ours while $\eta$ is constant, but once a schedule changes $\eta$ the old
+#   velocity would keep the old learning rate. Ours keeps the buffer in gradient units and applies
+#   the current $\eta$ at every step.
+# - The buffer lives from step to step in `state`. Recreating it at every step turns momentum back
+#   into plain SGD.
+#
+# ### Nesterov momentum
+#
+# Nesterov's variant steps along the current gradient *plus* the velocity, which amounts to
+# looking one step ahead along the direction the velocity is already going:
+#
+# $$\theta_{t+1} = \theta_t - \eta\,(g_t + \mu\, b_t)$$
+#
+# It reacts faster when the velocity overshoots. It needs a momentum $\mu > 0$ and no dampening;
+# any other combination is an error.
+#
+# ### Updating in place
+#
+# The formulas above, written as numpy, allocate a new array for every intermediate result:
+#
+# ```python
+# buf = momentum * buf + (1 - dampening) * g     # three new arrays, each as large as the parameter
+# p.data = p.data - lr * buf                     # two more
+# ```
+#
+# In place, the same arithmetic writes into memory that already exists:
+#
+# ```python
+# buf *= momentum                    # the buffer in self.state is changed, not replaced
+# buf += (1 - dampening) * g         # one temporary for the product
+# p.data -= lr * buf                 # one temporary
+# ```
+#
+# This matters for three reasons. The buffer stored in `state` *is* the updated buffer, so there
+# is nothing to store back. Fewer parameter-sized arrays are allocated at every step (section 4
+# measures the difference). And the parameter keeps its dtype: an in-place operation writes into
+# the existing float32 array, whereas `p.data = p.data - lr * buf` silently becomes float64 as
+# soon as `lr` is a numpy float64 (numpy treats its own scalars as typed, and `np.cos` in a
+# schedule returns one). Two cautions: the first buffer must be a *copy* of the gradient, or the
+# in-place updates would overwrite `p.grad`; and `grad = grad + weight_decay * p.data` must make a
+# new array, for the same reason.
+#
+# ### Saving momentum on its own
+#
+# Besides `state_dict()`, SGD offers `get_momentum_state()`, a list with a copy of each parameter's
+# buffer (`None` where a parameter has none yet, and `None` instead of a list when momentum is
+# off), and `set_momentum_state(buffers)`, which copies such a list back in (`None` clears every
+# buffer). Use `self.buffers("momentum_buffer")` to read them.
+
+# %% nbgrader={"grade": false, "grade_id": "sgd", "locked": false, "schema_version": 3, "solution": true}
+#| export
+class SGD(Optimizer):
+    """Stochastic gradient descent, with optional weight decay, momentum and Nesterov momentum."""
+
+    def __init__(self, params: Iterable, lr: float = 0.01, momentum: float = 0.0,
+                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False):
+        """Hint: validate, then hand everything to the base class; its __init__ checks lr."""
+        # TODO: raise ValueError for momentum < 0, weight_decay < 0, or nesterov without momentum > 0 and dampening 0.
+        raise NotImplementedError("raise ValueError for momentum < 0, weight_decay < 0, or nesterov without momentum > 0 and dampening 0.")
+        super().__init__(params, lr, momentum=momentum, dampening=dampening,
+                         weight_decay=weight_decay, nesterov=nesterov)
+
+    def update(self, p, grad: np.ndarray, state: dict) -> None:
+        """g = grad + weight_decay * p
+        with momentum: buf = g at the first step, else buf = momentum * buf + (1 - dampening) * g;
+                       then g = g + momentum * buf (Nesterov) or g = buf
+        p -= lr * g
+
+        Hints: the buffer is state["momentum_buffer"]; update it and p.data in place.
+        """
+        # TODO: apply the SGD update to p, keeping the momentum buffer in state.
+        raise NotImplementedError("apply the SGD update to p, keeping the momentum buffer in state.")
+
+    def has_momentum(self) -> bool:
+        """Whether this optimizer keeps a velocity."""
+        # TODO: return True when the momentum hyper-parameter is not 0.
+        raise NotImplementedError("return True when the momentum hyper-parameter is not 0.")
+
+    def get_momentum_state(self) -> list | None:
+        """A copy of each parameter's momentum buffer (None where there is none yet).
+
+        None instead of a list when the optimizer has no momentum.
+        """
+        # TODO: return copies of the momentum buffers, or None without momentum.
+        raise NotImplementedError("return copies of the momentum buffers, or None without momentum.")
+
+    def set_momentum_state(self, buffers: list | None) -> None:
+        """Copy the buffers in, one per parameter (None: that parameter has none); None clears all.
+
+        A list whose length is not the number of parameters raises ValueError.
+        """
+        # TODO: copy each buffer into the parameter's state, or remove it where the entry is None.
+        raise NotImplementedError("copy each buffer into the parameter's state, or remove it where the entry is None.")
+
+
+# %% nbgrader={"grade": true, "grade_id": "sgd_validation", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+# Test: SGD defaults to lr=0.01 without momentum, and rejects invalid hyper-parameters by value
+import numpy as np
+from tinytorch.core.tensor import Parameter
+
+w = Parameter(np.zeros(2))
+opt = SGD([w])
+assert opt.lr == 0.01 and opt.hyperparams == {
+    "momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False}, (
+    f"SGD([w]) has lr={opt.lr}, hyperparams={opt.hyperparams}: the defaults are lr=0.01, "
+    "momentum=0, dampening=0, weight_decay=0, nesterov=False, all passed to the base class")
+for kwargs, value in [({"lr": -0.1}, "-0.1"), ({"momentum": -0.5}, "-0.5"),
+                      ({"weight_decay": -0.25}, "-0.25")]:
+    try:
+        SGD([w], **kwargs)
+    except ValueError as e:
+        assert value in str(e), f"the error for SGD(**{kwargs}) should name {value}: got {e}"
+    else:
+        raise AssertionError(f"SGD([w], **{kwargs}) should raise ValueError")
+for kwargs in [{"nesterov": True}, {"nesterov": True, "momentum": 0.9, "dampening": 0.1}]:
+    try:
+        SGD([w], **kwargs)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError(f"SGD([w], **{kwargs}) should raise ValueError: "
+                             "Nesterov needs momentum > 0 and dampening 0")
+SGD([w], lr=0.1, momentum=0.9, nesterov=True)  # valid
+
+# %% nbgrader={"grade": true, "grade_id": "sgd_step", "locked": true, "points": 5, "schema_version": 3, "solution": false}
+# Test: an SGD step is p -= lr * (grad + weight_decay * p); float32 stays float32
+import numpy as np
+from tinytorch.core.tensor import Parameter
+
+w = Parameter(np.array([1.0, -2.0]))
+w.grad = np.array([0.5, 0.5])
+SGD([w], lr=0.1).step()
+assert np.allclose(w.data, [0.95, -2.05]), (
+    f"one SGD step from [1, -2] with grad [0.5, 0.5] and lr 0.1 gave {w.data}, "
+    "expected [0.95, -2.05] (p - lr * grad)")
+
+w = Parameter(np.array([1.0, -2.0]))
+w.grad = np.array([0.5, 0.5])
+SGD([w], lr=0.1, weight_decay=0.1).step()
+assert np.allclose(w.data, [0.94, -2.03]), (
+    f"with weight_decay 0.1 the step gave {w.data}, expected [0.94, -2.03]: the gradient "
+    "becomes grad + weight_decay * p, with p before the update")
+assert np.array_equal(w.grad, [0.5, 0.5]), "the step changed p.grad: make a new array for g"
+
+w = Parameter(np.ones(4, dtype=np.float32))
+w.grad = np.ones(4, dtype=np.float32)
+opt = SGD([w], lr=0.1, momentum=0.9, weight_decay=0.01)
+opt.lr = np.float64(0.1)  # what a schedule computed with np.cos would set
+opt.step()
+opt.step()
+assert w.data.dtype == np.float32, (
+    f"SGD turned a float32 parameter into {w.data.dtype}: update p.data in place "
+    "(p.data -= ...) so that it keeps its dtype")
+
+# %% nbgrader={"grade": true, "grade_id": "sgd_momentum", "locked": true, "points": 7, "schema_version": 3, "solution": false}
+# Test: momentum keeps a velocity, buf = momentum * buf + grad, and steps by lr * buf
+import numpy as np
+from tinytorch.core.tensor import Parameter
+
+w = Parameter(np.array([0.0]))
+w.grad = np.array([1.0])  # the same gradient at every step
+opt = SGD([w], lr=0.1, momentum=0.9)
+opt.step()
+assert np.allclose(w.data, [-0.1]), (
+    f"the first momentum step from 0 with grad 1 and lr 0.1 gave {w.data[0]:.4g}, expected -0.1: "
+    "the first buffer is the gradient itself, not (1 - momentum) * grad")
+opt.step()
+assert np.allclose(w.data, [-0.29]), (
+    f"after 2 steps p = {w.data[0]:.4g}, expected -0.29 (buf = 0.9 * 1 + 1 = 1.9): "
+    + ("is the velocity recreated at every step instead of kept in state?"
+       if np.isclose(w.data[0], -0.2) else
+       "is the first buffer p.grad itself? Then updating it in place changes the gradient too: "
+       "store grad.copy()" if np.isclose(w.data[0], -0.28) else
+       "buf = momentum * buf + (1 - dampening) * grad"))
+buf = opt.state.get(0, {}).get("momentum_buffer")
+assert buf is not None and np.allclose(buf, [1.9]), (
+    f"the momentum buffer is {buf}, expected [1.9]: keep the velocity in "
+    "self.state[i]['momentum_buffer'], in gradient units (lr is applied when updating p)")
+assert np.array_equal(w.grad, [1.0]), (
+    f"the steps changed p.grad to {w.grad}: the first buffer must be a copy of the gradient, "
+    "not the gradient array itself")
+opt.lr = 0.01  # a schedule lowers the learning rate
+opt.step()
+assert np.allclose(w.data, [-0.3171]), (
+    f"after lowering lr to 0.01 the third step gave {w.data[0]:.5g}, expected -0.3171 "
+    "(buf = 0.9 * 1.9 + 1 = 2.71, p -= 0.01 * 2.71): keep lr out of the buffer and multiply "
+    "by the current lr when updating p")
+
+# %% nbgrader={"grade": true, "grade_id": "sgd_dampening_nesterov", "locked": true, "points": 5, "schema_version": 3, "solution": false}
+# Test: dampening scales each new gradient after the first; Nesterov adds momentum * buf
+import numpy as np
+from tinytorch.core.tensor import Parameter
+
+w = Parameter(np.array([0.0]))
+w.grad = np.array([1.0])
+opt = SGD([w], lr=0.1, momentum=0.9, dampening=0.5)
+opt.step()
+opt.step()
+assert np.allclose(w.data, [-0.24]), (
+    f"two steps with dampening 0.5 gave {w.data[0]:.4g}, expected -0.24 (buf = 1, then "
+    "0.9 * 1 + 0.5 * 1): the first buffer is the undamped gradient, later ones add (1 - dampening) * g")
+
+w = Parameter(np.array([0.0]))
+w.grad = np.array([1.0])
+opt = SGD([w], lr=0.1, momentum=0.9, nesterov=True)
+opt.step()
+assert np.allclose(w.data, [-0.19]), (
+    f"the first Nesterov step gave {w.data[0]:.4g}, expected -0.19 (g + momentum * buf = 1.9): "
+    + ("is nesterov ignored?" if np.isclose(w.data[0], -0.1) else "step along g + momentum * buf"))
+opt.step()
+assert np.allclose(w.data, [-0.461]), (
+    f"the second Nesterov step gave {w.data[0]:.4g}, expected -0.461 (buf = 1.9, "
+    "g + 0.9 * buf = 2.71)")
+
+# %% nbgrader={"grade": true, "grade_id": "sgd_momentum_state", "locked": true, "points": 4, "schema_version": 3, "solution": false}
+# Test: has_momentum, get_momentum_state and set_momentum_state work with copies
+import numpy as np
+from tinytorch.core.tensor import Parameter
+
+w, b = Parameter(np.zeros(2)), Parameter(np.zeros(3))
+assert not SGD([w]).has_momentum() and SGD([w]).get_momentum_state() is None, (
+    "without momentum has_momentum() is False and get_momentum_state() is None")
+opt = SGD([w, b], lr=0.1, momentum=0.9)
+assert opt.has_momentum(), "SGD(momentum=0.9).has_momentum() should be True"
+w.grad = np.ones(2)  # b has no gradient, so no buffer yet
+opt.step()
+saved = opt.get_momentum_state()
+assert isinstance(saved, list) and len(saved) == 2 and saved[1] is None, (
+    f"get_momentum_state() gave {saved}: expected one entry per parameter, None where none exists")
+assert np.array_equal(saved[0], [1.0, 1.0]), f"the first buffer should be the gradient, got {saved[0]}"
+opt.step()
+assert np.array_equal(saved[0], [1.0, 1.0]), (
+    "a later step changed the list get_momentum_state() returned: return copies of the buffers")
+opt.set_momentum_state(saved)
+saved[0] += 5
+assert np.array_equal(opt.get_momentum_state()[0], [1.0, 1.0]), (
+    "set_momentum_state() should restore the saved buffers, copying them in")
+opt.set_momentum_state(None)
+assert opt.get_momentum_state() == [None, None], "set_momentum_state(None) should clear every buffer"
+
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "momentum_md", "locked": true, "schema_version": 3, "solution": false}
+# `Momentum` is SGD with momentum switched on by default, for code that wants to say what it
+# means: `Momentum(model.parameters(), lr=0.01)` is `SGD(model.parameters(), lr=0.01,
+# momentum=0.9)`. It is given; there is nothing to add.
+
+# %% nbgrader={"grade": false, "grade_id": "momentum", "locked": true, "schema_version": 3, "solution": false}
+#| export
+class Momentum(SGD):
+    """SGD with momentum 0.9 by default: the heavy-ball method."""
+
+    def __init__(self, params: Iterable, lr: float = 0.01, momentum: float = 0.9,
+                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False):
+        super().__init__(params, lr, momentum, dampening, weight_decay, nesterov)
+
+
+# %% nbgrader={"grade": true, "grade_id": "momentum_class", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+# Test: Momentum is SGD with momentum 0.9 by default
+import numpy as np
+from tinytorch.core.tensor import Parameter
+
+w = Parameter(np.array([0.0]))
+opt = Momentum([w], lr=0.1)
+assert isinstance(opt, SGD) and opt.hyperparams["momentum"] == 0.9, "Momentum's default momentum is 0.9"
+w.grad = np.array([1.0])
+opt.step()
+opt.step()
+assert np.allclose(w.data, [-0.29]), f"two Momentum steps gave {w.data[0]:.4g}, expected -0.29"
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "zero_grad_demo_md", "locked": true, "schema_version": 3, "solution": false}
+# With SGD working, here is what forgetting `zero_grad()` does. We minimise $(x - 3)^2$ with
+# tensors and `backward()`, once with the full training step and once without `zero_grad()`.
+# Without it, the gradient used at every step is the sum of all gradients so far: $x$ swings past
+# the minimum to about 6, back to about 0, and keeps swinging, never settling.
+
+# %% nbgrader={"grade": false, "grade_id": "zero_grad_demo", "locked": true, "schema_version": 3, "solution": false}
+from tinytorch.core.tensor import Parameter
+
+
+def minimise(clear_gradients, steps=16):
+    """The values of x while SGD minimises (x - 3)^2 from 0."""
+    x = Parameter([0.0])
+    optimizer = SGD([x], lr=0.1)
+    path = []
+    for _ in range(steps):
+        loss = ((x - 3) ** 2).sum()
+        loss.backward()
+        optimizer.step()
+        if clear_gradients:
+            optimizer.zero_grad()
+        path.append(x.item())
+    return path
+
+
+print("with zero_grad:   ", " ".join(f"{x:5.2f}" for x in minimise(True)))
+print("without zero_grad:", " ".join(f"{x:5.2f}" for x in minimise(False)))
+
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "adam_md", "locked": true, "schema_version": 3, "solution": false}
+# ### Adam
+#
+# SGD and momentum use one learning rate for every parameter. But the gradients of different
+# parameters can differ by orders of magnitude: the weights of a rarely active unit, of an early
+# layer, of a bias. One learning rate is then too large for some and too small for others.
+#
+# **Adam** (Kingma and Ba, 2015) gives every coordinate its own step size. It keeps two running
+# averages per parameter: $m$, of the gradient (its direction), and $v$, of the squared gradient
+# (its typical size). Then it steps along $m$ divided by $\sqrt{v}$, a gradient measured in units
+# of its own typical size:
+#
+# $$m_t = \beta_1 m_{t-1} + (1 - \beta_1)\, g_t \qquad\qquad v_t = \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2$$
+#
+# $$\hat m_t = \frac{m_t}{1 - \beta_1^t} \qquad \hat v_t = \frac{v_t}{1 - \beta_2^t} \qquad\qquad
+# \theta_t = \theta_{t-1} - \eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}$$
+#
+# with $m_0 = v_0 = 0$, and $g_t^2$ the element-wise square. The defaults are $\eta = 0.001$,
+# $\beta_1 = 0.9$, $\beta_2 = 0.999$, $\epsilon = 10^{-8}$. Since $\hat m / \sqrt{\hat v}$ is
+# about $\pm 1$ when the gradient is steady, every coordinate moves by about $\eta$ per step,
+# whatever the scale of its gradient: $\eta$ becomes a step length in parameter units. Multiply
+# the loss by 1000 and Adam takes almost exactly the same steps.
+#
+# **Bias correction.** The averages start at zero, so early on they are too small. With a
+# constant gradient $g$, $m_t = (1 - \beta_1^t)\, g$ exactly: dividing by $1 - \beta_1^t$ removes
+# the bias. At step 1 with $\beta_1 = 0.9$ the correction multiplies $m$ by 10; at step 10 it
+# divides by 0.651; by step 100 it is negligible. For $v$, with $\beta_2 = 0.999$, the correction
+# matters for thousands of steps ($1 - 0.999^{1000} \approx 0.63$). Without correcting $m$, the
+# first updates are about 10 times too small. Without correcting either, they are not 10 times too
+# small but about 3 times too *large* ($0.1 / \sqrt{0.001} \approx 3.2$), because $v$ sits under
+# a square root: the two corrections belong together.
+#
+# **Getting the details right.** These are the places where implementations go wrong:
+# - $\beta_1$ goes with $m$ and $\beta_2$ with $v$; $v$ averages $g \cdot g$, not $g$.
+# - $\hat m$ and $\hat v$ are new arrays. Dividing `m` in place by the correction would corrupt
+#   the running average that the next step builds on.
+# - $\epsilon$ goes *outside* the square root, $\sqrt{\hat v} + \epsilon$, as in PyTorch. It only
+#   guards against dividing by zero.
+# - $t$ counts the steps of *this parameter*: it is stored per parameter in `state["step"]` and
+#   goes up by exactly one each time the parameter is updated.
+# - The state of parameter `i` is `state["step"]`, `state["exp_avg"]` ($m$) and
+#   `state["exp_avg_sq"]` ($v$), created at its first update (zeros like the parameter).
+#
+# **Weight decay.** `Adam(weight_decay=λ)` adds $\lambda\theta$ to the gradient, like SGD (this is
+# what `torch.optim.Adam` does). That has an unintended consequence: the decay then passes through
+# the division by $\sqrt{\hat v}$, so parameters with large gradients are regularised *less*.
+# AdamW, next, fixes exactly that.
+#
+# The code is split so that AdamW can reuse it: `update` prepares the gradient (weight decay) and
+# calls `adam_step`, which does everything else. `m_buffers` and `v_buffers` list every
+# parameter's $m$ and $v$ (`None` before its first step); they are given.
+
+# %% nbgrader={"grade": false, "grade_id": "adam", "locked": false, "schema_version": 3, "solution": true}
+#| export
+class Adam(Optimizer):
+    """Adam: per-coordinate steps from running averages of the gradient and its square."""
+
+    def __init__(self, params: Iterable, lr: float = 0.001, betas: tuple = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0):
+        """Messages as in PyTorch: "Invalid beta parameter at index 1: 1.0 (must be in [0, 1))"."""
+        # TODO: raise ValueError for a beta outside [0, 1), eps < 0 or weight_decay < 0.
+        raise NotImplementedError("raise ValueError for a beta outside [0, 1), eps < 0 or weight_decay < 0.")
+        super().__init__(params, lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+
+    def update(self, p, grad: np.ndarray, state: dict) -> None:
+        """Adam with L2 regularisation: g = grad + weight_decay * p, then adam_step(p, g, state)."""
+        # TODO: add weight_decay * p.data to the gradient (as a new array), then call self.adam_step.
+        raise NotImplementedError("add weight_decay * p.data to the gradient (as a new array), then call self.adam_step.")
+
+    def adam_step(self, p, grad: np.ndarray, state: dict) -> None:
+        """One Adam update of p from grad.
+
+        First update: state["step"] = 0, state["exp_avg"] = state["exp_avg_sq"] = zeros like p.
+        t = step + 1;  m = beta1 * m + (1 - beta1) * g;  v = beta2 * v + (1 - beta2) * g * g
+        p -= lr * (m / (1 - beta1 ** t)) / (sqrt(v / (1 - beta2 ** t)) + eps)
+
+        Hints: update m and v in place (they are the arrays in state); m_hat and v_hat are new
+        arrays; np.zeros_like(p.data) keeps the parameter's dtype.
+        """
+        # TODO: update this parameter's step, exp_avg and exp_avg_sq, then move p by the bias-corrected step.
+        raise NotImplementedError("update this parameter's step, exp_avg and exp_avg_sq, then move p by the bias-corrected step.")
+
+    @property
+    def m_buffers(self) -> list:
+        """The first moment m (exp_avg) of every parameter; None before its first step."""
+        return self.buffers("exp_avg")
+
+    @property
+    def v_buffers(self) -> list:
+        """The second moment v (exp_avg_sq) of every parameter; None before its first step."""
+        return self.buffers("exp_avg_sq")
+
+
+# %% nbgrader={"grade": true, "grade_id": "adam_validation", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+# Test: Adam has PyTorch's defaults and rejects invalid hyper-parameters, naming the value
+import numpy as np
+from tinytorch.core.tensor import Parameter
+
+w = Parameter(np.zeros(2))
+opt = Adam([w])
+assert opt.lr == 0.001 and opt.hyperparams == {
+    "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0}, (
+    f"Adam([w]) has lr={opt.lr}, hyperparams={opt.hyperparams}: the defaults are lr=0.001, "
+    "betas=(0.9, 0.999), eps=1e-8, weight_decay=0")
+for kwargs, value in [({"lr": -0.1}, "-0.1"), ({"eps": -1e-08}, "-1e-08"),
+                      ({"weight_decay": -0.5}, "-0.5"), ({"betas": (1.0, 0.999)}, "1.0"),
+                      ({"betas": (0.9, -0.25)}, "-0.25")]:
+    try:
+        Adam([w], **kwargs)
+    except ValueError as e:
+        assert value in str(e), f"the error for Adam(**{kwargs}) should name {value}: got {e}"
+    else:
+        raise AssertionError(f"Adam([w], **{kwargs}) should raise ValueError")
+
+# %% nbgrader={"grade": true, "grade_id": "adam_first_step", "locked": true, "points": 6, "schema_version": 3, "solution": false}
+# Test: Adam's first step moves every coordinate by lr, whatever its gradient (bias correction)
+import numpy as np
+from tinytorch.core.tensor import Parameter
+
+w = Parameter(np.array([1.0, -1.0, 0.5]))
+w.grad = np.array([0.3, -20.0, 0.01])
+opt = Adam([w], lr=0.01)
+opt.step()
+moved = w.data - [1.0, -1.0, 0.5]
+ratio = np.abs(moved).mean() / 0.01
+assert np.allclose(moved, [-0.01, 0.01, -0.01], rtol=1e-4), (
+    f"after 1 step Adam moved the parameter by {moved.round(5)}, expected 0.01 against the sign "
+    f"of each gradient: that is {ratio:.3g}x lr, "
+    + ("is the bias correction missing?" if np.isclose(ratio, 3.16, rtol=0.01) else
+       "is only v bias-corrected?" if np.isclose(ratio, 0.1, rtol=0.01) else
+       "is only m bias-corrected?" if np.isclose(ratio, 31.6, rtol=0.01) else
+       "m_hat / (sqrt(v_hat) + eps) is g / |g| at the first step"))
+assert opt.m_buffers[0] is not None and opt.v_buffers[0] is not None, (
+    "Adam's moments must live in self.state[i]['exp_avg'] and ['exp_avg_sq'], "
+    "or a checkpoint loses them")
+assert np.allclose(opt.m_buffers[0], [0.03, -2.0, 0.001]), (
+    f"exp_avg after one step is {opt.m_buffers[0]}, expected (1 - beta1) * g = [0.03, -2, 0.001]: "
+    "are the betas swapped, or is m divided in place by its bias correction?")
+
+# %% nbgrader={"grade": true, "grade_id": "adam_moments", "locked": true, "points": 6, "schema_version": 3, "solution": false}
+# Test: Adam's running averages, m of the gradient (beta1) and v of its square (beta2)
+import numpy as np
+from tinytorch.core.tensor import Parameter
+
+w = Parameter(np.array([0.0, 0.0]))
+opt = Adam([w], lr=0.01)
+for g in ([1.0, -2.0], [3.0, 4.0]):
+    w.grad = np.array(g)
+    opt.step()
+m, v = opt.m_buffers[0], opt.v_buffers[0]
+assert m is not None and v is not None, "keep m and v in self.state[i]['exp_avg'] / ['exp_avg_sq']"
+assert np.allclose(m, [0.39, 0.22]), (
+    f"exp_avg after gradients [1, -2] then [3, 4] is {m}, expected [0.39, 0.22] "
+    "(m = 0.9 * m + 0.1 * g): are the betas swapped, or is m divided in place by its bias correction?")
+assert np.allclose(v, [0.009999, 0.019996]), (
+    f"exp_avg_sq is {v}, expected [0.009999, 0.019996] (v = 0.999 * v + 0.001 * g * g): "
+    "is v built from g instead of g * g, the betas swapped, or v divided in place?")
+
+# %% nbgrader={"grade": true, "grade_id": "adam_update_rule", "locked": true, "points": 6, "schema_version": 3, "solution": false}
+# Test: Adam's step count and eps: each parameter has its own t, and eps is outside the sqrt
+import numpy as np
+from tinytorch.core.tensor import Parameter
+
+# A constant gradient makes m_hat = g and v_hat = g * g at every step, so each step moves by lr.
+w, b = Parameter(np.zeros((2, 2))), Parameter(np.zeros(3))
+opt = Adam([w, b], lr=0.01)
+for _ in range(3):
+    w.grad, b.grad = np.full((2, 2), 0.5), np.full(3, -2.0)
+    opt.step()
+assert np.allclose(w.data, -0.03) and np.allclose(b.data, 0.03), (
+    f"3 steps with a constant gradient moved the parameters by {w.data[0, 0]:.5f} and "
+    f"{b.data[0]:.5f}, expected -0.03 and 0.03 (lr per step): is t incremented once per step "
+    "for each parameter? (t stuck at 1, or one counter shared by all parameters and "
+    "incremented once per parameter, both break this)")
+
+w = Parameter(np.array([0.0]))
+w.grad = np.array([1e-4])
+Adam([w], lr=1.0, eps=1e-4).step()
+assert np.isclose(w.data[0], -0.5), (
+    f"with grad 1e-4 and eps 1e-4 the first step moved by {-w.data[0]:.4g} x lr, expected 0.5 "
+    "(1e-4 / (1e-4 + 1e-4)): eps goes outside the square root, sqrt(v_hat) + eps")
+
+# %% nbgrader={"grade": true, "grade_id": "adam_weight_decay", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+# Test: Adam's weight_decay is L2, added to the gradient before the moments
+import numpy as np
+from tinytorch.core.tensor import Parameter
+
+w = Parameter(np.array([1.0]))
+w.grad = np.array([0.0])  # only the decay term pushes
+opt = Adam([w], lr=0.01, weight_decay=0.1)
+opt.step()
+assert np.isclose(w.data[0], 0.99), (
+    f"with a zero gradient and weight_decay 0.1, one Adam step from 1 gave {w.data[0]:.6g}, "
+    "expected 0.99 (g = 0.1 * p, and a first Adam step moves by lr): "
+    + ("is weight_decay ignored?" if np.isclose(w.data[0], 1.0) else
+       "Adam adds weight_decay * p to the gradient; decoupled decay is AdamW's"))
+assert opt.m_buffers[0] is not None and np.allclose(opt.m_buffers[0], [0.01]), (
+    f"exp_avg is {opt.m_buffers[0]}, expected [0.01]: the moments see the gradient with 0.1 * p added")
+
+# %% nbgrader={"grade": true, "grade_id": "adam_dtype_and_none", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+# Test: Adam keeps float32 parameters float32 and skips parameters without a gradient
+import numpy as np
+from tinytorch.core.tensor import Parameter
+
+w = Parameter(np.ones(3, dtype=np.float32))
+frozen = Parameter(np.ones(2, dtype=np.float32))  # its grad stays None
+opt = Adam([w, frozen], lr=np.float64(0.01), weight_decay=0.01)
+for _ in range(2):
+    w.grad = np.full(3, 0.5, dtype=np.float32)
+    opt.step()
+assert w.data.dtype == np.float32 and opt.m_buffers[0].dtype == np.float32, (
+    f"Adam turned float32 into {w.data.dtype} (parameter) / {opt.m_buffers[0].dtype} (exp_avg): "
+    "create the moments with np.zeros_like(p.data) and update p.data in place")
+assert np.array_equal(frozen.data, np.ones(2)) and opt.m_buffers[1] is None, (
+    "a parameter whose grad is None must not move or get moments: skip it")
+
+# %% nbgrader={"grade": true, "grade_id": "adam_checkpoint", "locked": true, "points": 5, "schema_version": 3, "solution": false}
+# Test: an Adam checkpoint holds plain data and resumes bit-identically
+import numpy as np
+from tinytorch.core.tensor import Parameter
+
+grads = np.random.default_rng(0).normal(size=(6, 3))
+w = Parameter(np.ones(3))
+a = Adam([w], lr=0.1, weight_decay=0.01)
+for g in grads[:3]:
+    w.grad = g.copy()
+    a.step()
+sd = a.state_dict()
+
+
+def leaves(x):
+    if isinstance(x, dict):
+        x = list(x.values())
+    if isinstance(x, (list, tuple)):
+        return [leaf for item in x for leaf in leaves(item)]
+    return [x]
+
+
+odd = [type(x).__name__ for x in leaves(sd)
+       if not isinstance(x, (np.ndarray, int, float, bool, str, type(None)))]
+assert not odd, (f"the state_dict holds {odd}: keep only arrays, Python numbers, strings, None, "
+                 "lists, tuples and dicts, so that it can be saved without pickle")
+saved_m = sd["state"][0]["exp_avg"].copy()
+w2 = Parameter(w.data.copy())
+b = Adam([w2], lr=0.5)  # a different lr: the checkpoint's lr must win
+b.load_state_dict(sd)
+for g in grads[3:]:
+    w.grad, w2.grad = g.copy(), g.copy()
+    a.step()
+    b.step()
+assert np.array_equal(sd["state"][0]["exp_avg"], saved_m), (
+    "steps after state_dict() changed it: the arrays in it must be copies")
+assert np.array_equal(w.data, w2.data), (
+    f"the resumed run ended at {w2.data}, the uninterrupted one at {w.data}: does the state_dict "
+    "hold m, v and the step (kept in self.state, not in attributes of their own), and does "
+    "load_state_dict restore lr and step_count?")
+
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "adamw_md", "locked": true, "schema_version": 3, "solution": false}
+# ### AdamW
+#
+# Weight decay was meant to shrink every weight by the same small fraction at every step. In SGD
+# the L2 gradient does exactly that. In Adam it does not: the term $\lambda\theta$ is divided by
+# $\sqrt{\hat v}$ together with the rest of the gradient, so a weight with large gradients is
+# barely decayed while a weight with tiny gradients is decayed hard.
+#
+# **AdamW** (Loshchilov and Hutter, 2019) *decouples* the decay from the gradient. It shrinks the
+# parameter directly, then takes an ordinary Adam step with the raw gradient:
+#
+# $$\theta \leftarrow \theta\,(1 - \eta\lambda) \qquad\text{then}\qquad
+# \theta \leftarrow \theta - \eta\,\frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}
+# \quad\text{(with } m, v \text{ built from } g_t = \nabla L(\theta_t) \text{, no } \lambda\theta\text{)}$$
+#
+# Every parameter shrinks by the same factor $1 - \eta\lambda$, whatever the size of its gradient.
+# The factor contains the learning rate, so the decay weakens along with the steps when a
+# schedule lowers $\eta$. The default is $\lambda = 0.01$. AdamW is the usual choice for
+# training transformers. The order matches `torch.optim.AdamW`: decay first, using the parameter
+# before the Adam step.
+
+# %% nbgrader={"grade": false, "grade_id": "adamw", "locked": false, "schema_version": 3, "solution": true}
+#| export
+class AdamW(Adam):
+    """Adam with decoupled weight decay: p *= 1 - lr * weight_decay, then an Adam step."""
+
+    def __init__(self, params: Iterable, lr: float = 0.001, betas: tuple = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.01):
+        super().__init__(params, lr, betas, eps, weight_decay)
+
+    def update(self, p, grad: np.ndarray, state: dict) -> None:
+        """p *= 1 - lr * weight_decay (in place), then adam_step with the raw gradient."""
+        # TODO: shrink p.data by the factor 1 - lr * weight_decay, then take an Adam step with the raw gradient.
+        raise NotImplementedError("shrink p.data by the factor 1 - lr * weight_decay, then take an Adam step with the raw gradient.")
+
+
+# %% nbgrader={"grade": true, "grade_id": "adamw_decay", "locked": true, "points": 5, "schema_version": 3, "solution": false}
+# Test: AdamW shrinks p by (1 - lr * weight_decay) first, then takes an Adam step with the raw gradient
+import numpy as np
+from tinytorch.core.tensor import Parameter
+
+assert AdamW([Parameter(np.zeros(1))]).hyperparams["weight_decay"] == 0.01, (
+    "AdamW's default weight_decay is 0.01")
+w = Parameter(np.array([2.0, -2.0]))
+w.grad = np.zeros(2)  # only the decay acts
+AdamW([w], lr=0.1, weight_decay=0.1).step()
+assert np.allclose(w.data, [1.98, -1.98]), (
+    f"with a zero gradient one AdamW step from [2, -2] gave {w.data}, expected [1.98, -1.98] "
+    "(p * (1 - 0.1 * 0.1)): "
+    + ("is the decay folded into the gradient, as in Adam?" if np.allclose(w.data, [1.9, -1.9]) else
+       "is the learning rate missing from the decay?" if np.allclose(w.data, [1.8, -1.8]) else
+       "decay with p *= 1 - lr * weight_decay"))
+
+w = Parameter(np.array([1.0], dtype=np.float32))
+w.grad = np.array([1.0], dtype=np.float32)
+opt = AdamW([w], lr=0.1, weight_decay=0.5)
+opt.step()
+assert np.isclose(w.data[0], 0.85, atol=1e-6), (
+    f"one AdamW step from 1 with grad 1, lr 0.1, weight_decay 0.5 gave {w.data[0]:.6g}, "
+    "expected 0.85 = 1 * (1 - 0.05) - 0.1: "
+    + ("decay first, then the Adam step" if np.isclose(w.data[0], 0.855, atol=1e-6) else
+       "shrink p, then an Adam step with the raw gradient"))
+assert opt.m_buffers[0] is not None and np.allclose(opt.m_buffers[0], [0.1]), (
+    f"exp_avg is {opt.m_buffers[0]}, expected [0.1]: AdamW's moments see the raw gradient")
+assert w.data.dtype == np.float32, f"AdamW turned a float32 parameter into {w.data.dtype}"
+
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "schedulers_md", "locked": true, "schema_version": 3, "solution": false}
+# ### Learning-rate schedulers
+#
+# A learning rate that is right at the start of training is usually too large at the end. Early
+# on, large steps cross the loss landscape quickly. Later, near a minimum, the same steps bounce
+# around it, and with noisy mini-batch gradients they keep the loss at a floor set by the noise.
+# Lowering $\eta$ over time gets both. A **scheduler** sets `optimizer.lr` from the number of
+# epochs done; you call `scheduler.step()` once per epoch, after that epoch's `optimizer.step()`
+# calls.
+#
+# Both schedulers here compute the rate in closed form from the epoch $e$ = `last_epoch` and the
+# rate the optimizer had when the scheduler was created, $\eta_0$ = `base_lr`:
+#
+# - **Step decay** (`StepLR(optimizer, step_size, gamma=0.1)`): multiply by $\gamma$ every
+#   `step_size` epochs,
+#   $$\eta_e = \eta_0\, \gamma^{\lfloor e / \text{step\_size} \rfloor}$$
+# - **Cosine annealing** (`CosineAnnealingLR(optimizer, T_max, eta_min=0.0)`): glide from
+#   $\eta_0$ down to $\eta_{\min}$ along half a cosine wave over $T_{\max}$ epochs,
+#   $$\eta_e = \eta_{\min} + (\eta_0 - \eta_{\min})\,\frac{1 + \cos(\pi e / T_{\max})}{2}$$
+#   It stays near $\eta_0$ for a while, drops fastest in the middle and flattens out at the end.
+#
+# Creating a scheduler records `base_lr = optimizer.lr` and `last_epoch = 0` and leaves the
+# optimizer alone; each `step()` adds one to `last_epoch` and sets `optimizer.lr = get_lr()`.
+# These are the values `torch.optim.lr_scheduler` gives for the same calls. `get_last_lr()`
+# returns `[lr]`, a list as in PyTorch (which allows several parameter groups).
+#
+# A scheduler has state too: `last_epoch` and its settings. Its `state_dict()` is every attribute
+# except the optimizer (which saves itself), and `load_state_dict()` puts them back. `vars(self)`
+# is the dict of an object's attributes.
+
+# %% nbgrader={"grade": false, "grade_id": "schedulers", "locked": false, "schema_version": 3, "solution": true}
+#| export
+class LRScheduler:
+    """Sets optimizer.lr from the epoch count; call step() once per epoch."""
+
+    def __init__(self, optimizer: Optimizer):
+        self.optimizer = optimizer
+        self.base_lr = optimizer.lr
+        self.last_epoch = 0
+
+    def get_lr(self) -> float:
+        """The learning rate for epoch self.last_epoch."""
+        raise NotImplementedError(f"{type(self).__name__} does not define get_lr()")
+
+    def step(self) -> None:
+        """Move on to the next epoch and set the optimizer's learning rate for it."""
+        self.last_epoch += 1
+        self.optimizer.lr = self.get_lr()
+
+    def get_last_lr(self) -> list:
+        return [self.optimizer.lr]
+
+    def state_dict(self) -> dict:
+        """Every attribute except the optimizer: base_lr, last_epoch and the settings."""
+        # TODO: return a new dict of every attribute in vars(self) except "optimizer".
+        raise NotImplementedError("return a new dict of every attribute in vars(self) except \"optimizer\".")
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Set every attribute named in state_dict to its value."""
+        # TODO: set each attribute named in state_dict to the saved value.
+        raise NotImplementedError("set each attribute named in state_dict to the saved value.")
+
+
+class StepLR(LRScheduler):
+    """lr = base_lr * gamma ** (last_epoch // step_size)."""
+
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1):
+        self.step_size = step_size
+        self.gamma = gamma
+        super().__init__(optimizer)
+
+    def get_lr(self) -> float:
+        # TODO: return the step-decayed learning rate for epoch self.last_epoch.
+        raise NotImplementedError("return the step-decayed learning rate for epoch self.last_epoch.")
+
+
+class CosineAnnealingLR(LRScheduler):
+    """lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * last_epoch / T_max)) / 2."""
+
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0):
+        self.T_max = T_max
+        self.eta_min = eta_min
+        super().__init__(optimizer)
+
+    def get_lr(self) -> float:
+        # TODO: return the cosine-annealed learning rate for epoch self.last_epoch.
+        raise NotImplementedError("return the cosine-annealed learning rate for epoch self.last_epoch.")
+
+
+# %% nbgrader={"grade": true, "grade_id": "step_lr", "locked": true, "points": 4, "schema_version": 3, "solution": false}
+# Test: StepLR multiplies the learning rate by gamma every step_size epochs
+import numpy as np
+from tinytorch.core.tensor import Parameter
+
+opt = Optimizer([Parameter(np.zeros(1))], lr=0.1)
+scheduler = StepLR(opt, step_size=2, gamma=0.5)
+assert opt.lr == 0.1 and scheduler.base_lr == 0.1 and scheduler.last_epoch == 0, (
+    "creating a scheduler records base_lr and last_epoch = 0 and leaves lr alone")
+lrs = []
+for _ in range(5):
+    scheduler.step()
+    lrs.append(opt.lr)
+assert np.allclose(lrs, [0.1, 0.05, 0.05, 0.025, 0.025]), (
+    f"StepLR(step_size=2, gamma=0.5) from lr 0.1 gave {lrs} for epochs 1-5, expected "
+    "[0.1, 0.05, 0.05, 0.025, 0.025]: lr = base_lr * gamma ** (last_epoch // step_size)")
+assert scheduler.get_last_lr() == [opt.lr], "get_last_lr() should return [optimizer.lr]"
+
+# %% nbgrader={"grade": true, "grade_id": "cosine_lr", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+# Test: CosineAnnealingLR follows half a cosine from base_lr down to eta_min over T_max epochs
+import numpy as np
+from tinytorch.core.tensor import Parameter
+
+opt = Optimizer([Parameter(np.zeros(1))], lr=0.1)
+scheduler = CosineAnnealingLR(opt, T_max=4, eta_min=0.01)
+lrs = []
+for _ in range(4):
+    scheduler.step()
+    lrs.append(opt.lr)
+expected = [0.0868198, 0.055, 0.0231802, 0.01]
+assert np.allclose(lrs, expected, atol=1e-7), (
+    f"CosineAnnealingLR(T_max=4, eta_min=0.01) from lr 0.1 gave {np.round(lrs, 7)} for epochs "
+    f"1-4, expected {expected}: lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * e / T_max)) / 2")
+
+# %% nbgrader={"grade": true, "grade_id": "scheduler_state", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+# Test: a scheduler's state_dict() round-trips its epoch and settings, without the optimizer
+import numpy as np
+from tinytorch.core.tensor import Parameter
+
+opt = Optimizer([Parameter(np.zeros(1))], lr=0.1)
+scheduler = StepLR(opt, step_size=2, gamma=0.5)
+for _ in range(3):
+    scheduler.step()
+sd = scheduler.state_dict()
+assert "optimizer" not in sd, "leave the optimizer out of the scheduler's state_dict: it saves itself"
+assert sd.get("last_epoch") == 3 and sd.get("base_lr") == 0.1 and sd.get("step_size") == 2, (
+    f"the state_dict is {sd}: it should hold last_epoch, base_lr and the settings")
+resumed = StepLR(Optimizer([Parameter(np.zeros(1))], lr=0.025), step_size=7)
+resumed.load_state_dict(sd)
+assert resumed.last_epoch == 3 and resumed.step_size == 2 and resumed.base_lr == 0.1, (
+    "load_state_dict() should restore last_epoch, base_lr and the settings")
+scheduler.step()
+resumed.step()
+assert resumed.optimizer.lr == opt.lr == 0.025, (
+    f"after resuming, epoch 4 gave lr {resumed.optimizer.lr}, expected {opt.lr}")
+assert resumed.optimizer is not opt, "load_state_dict() must not replace the scheduler's optimizer"
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "systems_md", "locked": true, "schema_version": 3, "solution": false}
+# ## 4 · The systems view: memory and time
+#
+# Every optimizer here does a fixed amount of work per parameter at every step, so each is $O(P)$
+# in time for $P$ parameters. Where they differ is memory:
+#
+# | optimizer | state per parameter | extra memory |
+# | --- | --- | --- |
+# | SGD | nothing | 0 |
+# | SGD with momentum | `momentum_buffer` | 1 × the parameters |
+# | Adam, AdamW | `exp_avg`, `exp_avg_sq` (and a step count) | 2 × the parameters |
+#
+# Let's measure rather than believe the table. We build a real MLP with the layers of the earlier
+# modules, compute gradients once, take a step with each optimizer, and count the bytes of every
+# array in its state.
+
+# %% nbgrader={"grade": false, "grade_id": "state_bytes", "locked": true, "schema_version": 3, "solution": false}
+from tinytorch.core.tensor import Tensor
+from tinytorch.nn import CrossEntropyLoss, Linear, ReLU, Sequential, Tanh
+
+
+def make_mlp(hidden=256, seed=0):
+    """A 2 -> hidden -> hidden -> 3 classifier."""
+    return Sequential(Linear(2, hidden, seed=seed), ReLU(),
+                      Linear(hidden, hidden, seed=seed + 1), ReLU(),
+                      Linear(hidden, 3, seed=seed + 2))
+
+
+def state_bytes(optimizer):
+    """Bytes of every array the optimizer keeps in its state."""
+    return sum(value.nbytes for buffers in optimizer.state.values()
+               for value in buffers.values() if isinstance(value, np.ndarray))
+
+
+def time_per_step(optimizers, steps=20, rounds=10):
+    """Seconds per step of each optimizer: the best of several rounds in which they take turns,
+    so that each sees the machine in the same conditions."""
+    best = dict.fromkeys(optimizers, math.inf)
+    for _ in range(rounds):
+        for name, optimizer in optimizers.items():
+            start = time.perf_counter()
+            for _ in range(steps):
+                optimizer.step()
+            best[name] = min(best[name], (time.perf_counter() - start) / steps)
+    return best
+
+
+OPTIMIZERS = {
+    "SGD": lambda params: SGD(params, lr=0.05),
+    "Momentum": lambda params: Momentum(params, lr=0.05),
+    "Adam": lambda params: Adam(params, lr=0.005),
+    "AdamW": lambda params: AdamW(params, lr=0.005),
+}
+rng = np.random.default_rng(0)
+batch, labels = Tensor(rng.normal(size=(64, 2)).astype(np.float32)), rng.integers(0, 3, 64)
+optimizers = {}
+for name, make in OPTIMIZERS.items():
+    model = make_mlp()  # the same initial weights for every optimizer
+    optimizers[name] = make(model.parameters())
+    CrossEntropyLoss()(model(batch), labels).backward()
+    optimizers[name].step()  # the state is created at the first step
+
+seconds = time_per_step(optimizers)
+params = optimizers["SGD"].params
+param_bytes = sum(p.data.nbytes for p in params)
+print(f"the model: {len(params)} parameter arrays, {sum(p.data.size for p in params):,} numbers, "
+      f"{param_bytes:,} bytes")
+print(f"{'optimizer':>9} {'state bytes':>12} {'x params':>9} {'ms / step':>10}")
+for name, optimizer in optimizers.items():
+    print(f"{name:>9} {state_bytes(optimizer):>12,} {state_bytes(optimizer) / param_bytes:>9.2f} "
+          f"{1e3 * seconds[name]:>10.3f}")
+
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "in_place_md", "locked": true, "schema_version": 3, "solution": false}
+# Exactly 0, 1 and 2 times the parameter bytes (Adam's step counts are Python ints, not arrays).
+# Adam's step also takes longer: it does more arithmetic per number.
+#
+# ### In place versus temporaries
+#
+# How much does writing the update in place save? Below is Adam's update twice on an array of
+# four million float32 numbers (16 MB each): once written as the formulas read, creating a new
+# array for every intermediate result, and once with every operation writing into existing memory
+# (`out=` and the augmented operators `*=`, `+=`), using one scratch array.
+
+# %% nbgrader={"grade": false, "grade_id": "in_place_timing", "locked": true, "schema_version": 3, "solution": false}
+def adam_with_temporaries(p, g, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    """The formulas as written: every intermediate result is a new array."""
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * g * g
+    p = p - lr * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps)
+    return p, m, v
+
+
+def adam_in_place(p, g, m, v, t, scratch, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    """The same arithmetic, writing into p, m, v and one scratch array: nothing is allocated."""
+    m *= beta1
+    np.multiply(g, 1 - beta1, out=scratch)
+    m += scratch
+    v *= beta2
+    np.multiply(g, g, out=scratch)
+    scratch *= 1 - beta2
+    v += scratch
+    np.sqrt(v, out=scratch)
+    scratch /= math.sqrt(1 - beta2 ** t)
+    scratch += eps
+    np.divide(m, scratch, out=scratch)
+    scratch *= lr / (1 - beta1 ** t)
+    p -= scratch
+    return p, m, v
+
+
+def best_time(run, repeats=5):
+    """Seconds for run(), the best of a few runs."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+n = 4_000_000
+p, g = rng.normal(size=n).astype(np.float32), rng.normal(size=n).astype(np.float32)
+m, v, scratch = np.zeros_like(p), np.zeros_like(p), np.empty_like(p)
+expected = adam_with_temporaries(p, g, m, v, t=1)[0]
+plain = best_time(lambda: adam_with_temporaries(p, g, m, v, t=1))
+assert np.allclose(adam_in_place(p, g, m, v, 1, scratch)[0], expected, rtol=1e-5, atol=1e-6)
+in_place = best_time(lambda: adam_in_place(p, g, m, v, 1, scratch))  # changes p, m, v: fine here
+print(f"Adam on {n:,} float32 numbers: with temporaries {1e3 * plain:.1f} ms, "
+      f"in place {1e3 * in_place:.1f} ms ({plain / in_place:.1f}x faster)")
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "memory_bound_md", "locked": true, "schema_version": 3, "solution": false}
+# (Your numbers depend on your machine; run the cell again and they will move a little too.)
+#
+# Where does the time go? Not into arithmetic. Per number, Adam's update is about a dozen
+# floating-point operations, which a modern CPU core can do in a few nanoseconds for many numbers
+# at once. But each operation has to bring its operands from main memory and write its result
+# back, and seven arrays of 16 MB each do not fit in the CPU's caches. Count the bytes: even a
+# perfect implementation must read $p, g, m, v$ and write $p, m, v$, that is 7 × 4 = 28 bytes per
+# float32 parameter, for about 12 operations. That ratio, under half an operation per byte, is
+# far below what a processor can sustain (several to tens of operations per byte of memory
+# traffic). The update is **memory-bound**: its speed is set by memory bandwidth, not by
+# arithmetic.
+#
+# We can check this: measure the bandwidth of the machine with the simplest memory-bound operation
+# there is, a copy, and compare the time Adam needs with the time its memory traffic needs.
+
+# %% nbgrader={"grade": false, "grade_id": "memory_bound", "locked": true, "schema_version": 3, "solution": false}
+destination = np.empty_like(p)
+copy_time = best_time(lambda: np.copyto(destination, p))
+bandwidth = 2 * p.nbytes / copy_time  # a copy reads every byte once and writes it once
+ideal = 28 * n / bandwidth  # read p, g, m, v and write p, m, v, each once
+passes = 13  # numpy operations in adam_in_place, each a full pass over memory
+print(f"memory bandwidth (measured with a copy): {bandwidth / 1e9:.1f} GB/s")
+print(f"one pass over all seven arrays, at that bandwidth: {1e3 * ideal:.1f} ms")
+print(f"numpy's in-place Adam: {1e3 * in_place:.1f} ms = {in_place / ideal:.1f}x that, "
+      f"since each of its {passes} operations reads and writes memory again")
+print(f"arithmetic: ~12 operations per number in {1e3 * in_place:.1f} ms = "
+      f"{12 * n / in_place / 1e9:.2f} GFLOP/s, a small fraction of what the CPU can compute")
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "scale_md", "locked": true, "schema_version": 3, "solution": false}
+# numpy performs one operation at a time, so every operation is another trip through memory. This
+# is why PyTorch offers *fused* optimizers (`torch.optim.Adam(..., fused=True)`) that compute the
+# whole update in a single pass per element, and *foreach* implementations that at least process
+# all parameters in a handful of large operations instead of one small operation per parameter.
+# Neither changes the arithmetic; both cut the memory traffic.
+#
+# ### At scale
+#
+# For a small MLP the state is a rounding error. For large models it decides what fits on the
+# hardware.
+
+# %% nbgrader={"grade": false, "grade_id": "scale", "locked": true, "schema_version": 3, "solution": false}
+GiB, TiB = 2 ** 30, 2 ** 40
+for count in (10e9, 175e9):
+    weights = 4 * count  # float32
+    print(f"{count / 1e9:.0f}B parameters: weights {weights / GiB:,.2f} GiB, "
+          f"momentum +{weights / GiB:,.2f} GiB, Adam +{2 * weights / GiB:,.1f} GiB "
+          f"(= {2 * weights / TiB:.2f} TiB, {2 * weights / 1e12:.1f} TB)")
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "scale_text_md", "locked": true, "schema_version": 3, "solution": false}
+# A 10-billion-parameter model has 37.25 GiB of float32 weights, and Adam adds another 74.5 GiB
+# of state, twice the model itself, before counting gradients and activations. For a
+# 175-billion-parameter model, Adam's state alone is about 1.3 TiB, far beyond one accelerator's
+# memory. This is why large-scale training **shards the optimizer state**. ZeRO, the "Zero
+# Redundancy Optimizer" of DeepSpeed, splits $m$ and $v$ across the $N$ accelerators that train
+# the model together, each keeping and updating only its $1/N$ share, instead of every one of
+# them holding a full copy; its later stages shard the gradients and the weights too (PyTorch
+# offers the same ideas as `ZeroRedundancyOptimizer` and FSDP). Sharding is easy precisely
+# because the update is element-wise: no number's update needs any other number's state.
+#
+# Memory is also a reason to prefer one optimizer over another, but time per step is not the
+# measure that matters: time to a good model is. If Adam needs half the steps of SGD at 1.2 times
+# the cost per step, it finishes in 0.5 × 1.2 = 0.6 times the time. The next section races them.
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "convergence_md", "locked": true, "schema_version": 3, "solution": false}
+# ## 5 · The race
+#
+# ### A narrow valley
+#
+# First the problem from section 1, made concrete: a quadratic bowl 50 times more curved in $y$
+# than in $x$,
+#
+# $$L(x, y) = \tfrac{1}{2}\left(x^2 + 50\, y^2\right), \qquad \nabla L = (x,\ 50\, y)$$
+#
+# Plain SGD must keep $\eta < 2/50 = 0.04$ for the steep $y$ direction, and then every step shrinks
+# $x$ by only a factor $1 - \eta$. We give each optimizer 100 steps from $(-8, 1)$, with a
+# learning rate that works well for it, and compute the gradient by hand: the optimizers only
+# need `.data` and `.grad`.
+
+# %% nbgrader={"grade": false, "grade_id": "valley", "locked": true, "schema_version": 3, "solution": false}
+CURVATURE = np.array([1.0, 50.0])
+VALLEY = {
+    "SGD (lr 0.035)": lambda params: SGD(params, lr=0.035),
+    "Momentum (lr 0.01)": lambda params: Momentum(params, lr=0.01),
+    "Adam (lr 0.5)": lambda params: Adam(params, lr=0.5),
+    "AdamW (lr 0.5)": lambda params: AdamW(params, lr=0.5, weight_decay=0.1),
+}
+
+
+def descend_valley(make, steps=100, start=(-8.0, 1.0)):
+    """The path and the losses of an optimizer on L = (x^2 + 50 y^2) / 2."""
+    point = Parameter(np.array(start))
+    optimizer = make([point])
+    path, losses = [point.data.copy()], []
+    for _ in range(steps):
+        losses.append(0.5 * np.sum(CURVATURE * point.data ** 2))
+        point.grad = CURVATURE * point.data
+        optimizer.step()
+        path.append(point.data.copy())
+    return np.array(path), losses
+
+
+fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+xs, ys = np.meshgrid(np.linspace(-9, 2, 200), np.linspace(-1.5, 1.5, 200))
+left.contour(xs, ys, 0.5 * (xs ** 2 + 50 * ys ** 2), levels=np.geomspace(0.05, 80, 12),
+             colors="0.8")
+for name, make in VALLEY.items():
+    path, losses = descend_valley(make)
+    left.plot(path[:, 0], path[:, 1], ".-", markersize=3, linewidth=1, label=name)
+    right.semilogy(losses, label=name)
+    print(f"{name:>24}: loss after 100 steps {losses[-1]:.2e}")
+left.set(xlabel="x", ylabel="y", title="paths from (-8, 1)")
+right.set(xlabel="step", ylabel="loss", title="loss")
+left.legend(fontsize=8)
+right.legend(fontsize=8)
+plt.tight_layout()
+plt.show()
+
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "valley_text_md", "locked": true, "schema_version": 3, "solution": false}
+# What to notice:
+# - **SGD** drops quickly in $y$, where the curvature is large, and then crawls along $x$: after
+#   100 steps it is still far from the minimum. A larger learning rate would make $y$ diverge.
+# - **Momentum** builds up speed along the floor of the valley, where successive gradients agree,
+#   and ends with a loss more than a hundred times lower. Like a heavy ball it overshoots the
+#   minimum and swings back.
+# - **Adam** divides each coordinate by its own gradient scale, so the 50-fold difference in
+#   curvature hardly matters: its first steps are about `lr` long in *both* coordinates, which is
+#   why its path starts out diagonally. Near the minimum its steps only shrink as the running
+#   averages catch up, so it circles the bottom for a while.
+# - **AdamW** behaves like Adam, plus a pull towards the origin. Here the origin happens to be the
+#   minimum, so the decay helps; on a real problem it pulls away from the minimum of the training
+#   loss, trading a little of it for smaller weights.
+#
+# Adam's advantage is largest when the valley is aligned with the axes, as here, because its
+# scaling is per coordinate. A bowl tilted at 45° would hide the curvature from the coordinates,
+# and Adam would lose much of its edge. Learning rates also matter: each optimizer above had one
+# chosen for it, and changing it changes the race. Try it.
+#
+# ### A small network on two spirals
+#
+# Now a real training run. The data are two interleaved spirals in the plane, 200 points each,
+# generated with numpy; the model is an MLP with two hidden layers of 32 units; the loss is
+# cross-entropy; every epoch is one full-batch step. The setup is the same for every optimizer:
+# the same data, the same initial weights (`seed`), the same number of steps.
+
+# %% nbgrader={"grade": false, "grade_id": "spirals", "locked": true, "schema_version": 3, "solution": false}
+def two_spirals(n=200, noise=0.2, seed=0):
+    """n points on each of two interleaved spirals, as float32 coordinates and 0/1 labels."""
+    rng = np.random.default_rng(seed)
+    radius = np.sqrt(rng.uniform(0.05, 1, n)) * 3 * np.pi  # more points far out, where arms are long
+    arm = np.stack([np.cos(radius) * radius, np.sin(radius) * radius], axis=1) / (3 * np.pi)
+    points = np.concatenate([arm, -arm]) + rng.normal(0, noise / (3 * np.pi), (2 * n, 2))
+    return 2 * points.astype(np.float32), np.repeat([0, 1], n)
+
+
+def train_spirals(make, epochs=300, seed=0):
+    """Full-batch training of a 2-32-32-2 MLP; returns the losses and the final accuracy."""
+    model = Sequential(Linear(2, 32, seed=seed), Tanh(), Linear(32, 32, seed=seed + 1), Tanh(),
+                       Linear(32, 2, seed=seed + 2))
+    optimizer, loss_fn, losses = make(model.parameters()), CrossEntropyLoss(), []
+    for _ in range(epochs):
+        logits = model(Tensor(spiral_points))
+        loss = loss_fn(logits, spiral_labels)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    accuracy = np.mean(model(Tensor(spiral_points)).data.argmax(axis=1) == spiral_labels)
+    return losses, accuracy
+
+
+spiral_points, spiral_labels = two_spirals()
+SPIRALS = {
+    "SGD (lr 0.2)": lambda params: SGD(params, lr=0.2),
+    "Momentum (lr 0.1)": lambda params: Momentum(params, lr=0.1),
+    "Adam (lr 0.02)": lambda params: Adam(params, lr=0.02),
+    "AdamW (lr 0.02)": lambda params: AdamW(params, lr=0.02),
+}
+fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+left.scatter(*spiral_points.T, c=spiral_labels, cmap="coolwarm", s=8)
+left.set(title="two spirals", aspect="equal")
+start = time.perf_counter()
+for name, make in SPIRALS.items():
+    losses, accuracy = train_spirals(make)
+    right.plot(losses, label=f"{name}: accuracy {accuracy:.0%}")
+    print(f"{name:>18}: loss {losses[0]:.3f} -> {losses[-1]:.3f}, training accuracy {accuracy:.0%}")
+print(f"({time.perf_counter() - start:.1f} s for the four runs)")
+right.set(xlabel="epoch", ylabel="cross-entropy", yscale="log", title="training loss")
+right.legend(fontsize=8)
+plt.tight_layout()
+plt.show()
+
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "spirals_text_md", "locked": true, "schema_version": 3, "solution": false}
+# On this problem the adaptive methods pull ahead: untangling the spirals needs some weights to
+# move far while others should barely move, which is what per-coordinate step sizes are good at.
+# Momentum helps SGD a lot. Plain SGD can get further with a larger learning rate, but then its
+# loss starts to spike: the steepest directions limit it, as in the valley. None of this is a
+# law: with enough tuning, SGD with momentum often matches Adam, and on large vision models it is
+# still common. But Adam's default settings work reasonably on most problems with little tuning,
+# which is why it is the usual first choice.
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "checkpoint_md", "locked": true, "schema_version": 3, "solution": false}
+# ## 6 · Checkpoints that resume exactly
+#
+# Long training runs are interrupted: a machine fails, a job hits its time limit. A checkpoint
+# must then restore *everything* that influences the next step. The weights are not enough. For
+# Adam, $m$ and $v$ hold the calibrated size of every coordinate's gradient; restart them at zero
+# and the bias correction treats the next steps as the very first ones, with steps of about `lr`
+# in every coordinate, whatever the gradient history said.
+#
+# Below, `save_checkpoint` writes a model's weights and an optimizer's `state_dict()` to disk
+# without pickle: the arrays into a `.npz` file, everything else into JSON. Then we compare three
+# runs of 40 steps on the spirals:
+# 1. uninterrupted;
+# 2. stopped after 20 steps, saved, and resumed from disk in a fresh model and a fresh optimizer;
+# 3. the same, but restoring only the weights, with a fresh Adam.
+
+# %% nbgrader={"grade": false, "grade_id": "checkpoint", "locked": true, "schema_version": 3, "solution": false}
+def save_checkpoint(folder, model, optimizer):
+    """Weights and optimizer state as folder/arrays.npz (every array) and folder/meta.json."""
+    sd = optimizer.state_dict()
+    arrays = {f"param.{i}": p.data for i, p in enumerate(model.parameters())}
+    scalars = {}
+    for i, buffers in sd["state"].items():
+        for name, value in buffers.items():
+            if isinstance(value, np.ndarray):
+                arrays[f"state.{i}.{name}"] = value
+            else:
+                scalars.setdefault(i, {})[name] = value
+    np.savez(Path(folder) / "arrays.npz", **arrays)
+    meta = {"param_groups": sd["param_groups"], "step_count": sd["step_count"], "scalars": scalars}
+    (Path(folder) / "meta.json").write_text(json.dumps(meta))
+
+
+def load_checkpoint(folder, model, optimizer):
+    """Put the weights into model and the state into optimizer, from save_checkpoint's files."""
+    meta = json.loads((Path(folder) / "meta.json").read_text())
+    state = {int(i): dict(buffers) for i, buffers in meta["scalars"].items()}  # JSON keys are strings
+    with np.load(Path(folder) / "arrays.npz", allow_pickle=False) as arrays:
+        for i, p in enumerate(model.parameters()):
+            p.data[...] = arrays[f"param.{i}"]
+        for key in arrays.files:
+            if key.startswith("state."):
+                _, i, name = key.split(".", 2)
+                state.setdefault(int(i), {})[name] = arrays[key]
+    group = meta["param_groups"][0]
+    group["betas"] = tuple(group["betas"])  # JSON has no tuples
+    optimizer.load_state_dict({"state": state, "param_groups": [group],
+                               "step_count": meta["step_count"]})
+
+
+def spiral_model():
+    return Sequential(Linear(2, 32, seed=0), Tanh(), Linear(32, 32, seed=1), Tanh(),
+                      Linear(32, 2, seed=2))
+
+
+def train_steps(model, optimizer, steps):
+    losses = []
+    for _ in range(steps):
+        loss = CrossEntropyLoss()(model(Tensor(spiral_points)), spiral_labels)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    return losses
+
+
+model = spiral_model()
+straight = train_steps(model, Adam(model.parameters(), lr=0.02), 40)
+final_weights = [p.data.copy() for p in model.parameters()]
+
+model = spiral_model()
+optimizer = Adam(model.parameters(), lr=0.02)
+first_half = train_steps(model, optimizer, 20)
+with tempfile.TemporaryDirectory() as folder:
+    save_checkpoint(folder, model, optimizer)
+    for file in sorted(Path(folder).iterdir()):
+        print(f"checkpoint file {file.name}: {file.stat().st_size:,} bytes")
+    resumed_model = spiral_model()
+    resumed_optimizer = Adam(resumed_model.parameters(), lr=0.02)
+    load_checkpoint(folder, resumed_model, resumed_optimizer)
+    resumed = first_half + train_steps(resumed_model, resumed_optimizer, 20)
+
+    weights_only_model = spiral_model()
+    load_checkpoint(folder, weights_only_model, Adam(weights_only_model.parameters(), lr=0.02))
+    weights_only = first_half + train_steps(
+        weights_only_model, Adam(weights_only_model.parameters(), lr=0.02), 20)
+
+identical = all(np.array_equal(a, p.data) for a, p in zip(final_weights, resumed_model.parameters()))
+print(f"resumed with the optimizer state, the final weights are bit-identical: {identical}")
+print(f"losses at step 40: uninterrupted {straight[-1]:.6f}, resumed {resumed[-1]:.6f}, "
+      f"weights only {weights_only[-1]:.6f}")
+
+plt.figure(figsize=(6, 4))
+plt.plot(straight, linewidth=4, alpha=0.4, label="uninterrupted")
+plt.plot(resumed, "--", label="resumed with optimizer state")
+plt.plot(weights_only, ":", label="resumed with weights only")
+plt.axvline(19.5, color="0.7")
+plt.gca().set(xlabel="step", ylabel="cross-entropy", title="resuming after step 20")
+plt.legend(fontsize=8)
+plt.show()
+
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "checkpoint_text_md", "locked": true, "schema_version": 3, "solution": false}
+# The resumed run is not just close: every bit of every weight equals the uninterrupted run,
+# because it performs exactly the same floating-point operations on exactly the same numbers. That
+# is the standard to hold a checkpoint to, and the easiest way to test one. The weights-only run
+# visibly departs from the others right after step 20, where Adam's restarted moments make it
+# behave as if training had just begun.
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "schedules_md", "locked": true, "schema_version": 3, "solution": false}
+# ## 7 · Learning-rate schedules in practice
+#
+# The schedulers from section 3, over 100 epochs from a learning rate of 0.1:
+
+# %% nbgrader={"grade": false, "grade_id": "schedule_plot", "locked": true, "schema_version": 3, "solution": false}
+def schedule(make_scheduler, epochs=100, lr=0.1):
+    """The learning rate of every epoch 0..epochs under a scheduler."""
+    optimizer = SGD([Parameter(np.zeros(1))], lr=lr)
+    scheduler = make_scheduler(optimizer)
+    lrs = [optimizer.lr]
+    for _ in range(epochs):
+        scheduler.step()
+        lrs.extend(scheduler.get_last_lr())
+    return lrs
+
+
+SCHEDULES = {
+    "constant": lambda optimizer: StepLR(optimizer, step_size=1, gamma=1.0),  # gamma 1: no change
+    "StepLR(step_size=30, gamma=0.1)": lambda optimizer: StepLR(optimizer, step_size=30),
+    "CosineAnnealingLR(T_max=100)": lambda optimizer: CosineAnnealingLR(optimizer, T_max=100),
+}
+plt.figure(figsize=(6, 3.5))
+for name, make in SCHEDULES.items():
+    plt.plot(schedule(make), label=name)
+plt.gca().set(xlabel="epoch", ylabel="learning rate", title="schedules")
+plt.legend(fontsize=8)
+plt.tight_layout()
+plt.show()
+
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "noisy_md", "locked": true, "schema_version": 3, "solution": false}
+# Why decay at all? With exact gradients, a fixed learning rate that is stable converges anyway.
+# Real gradients come from mini-batches and are noisy, and then a fixed learning rate never
+# settles: every step adds a random kick of size about $\eta \times$ noise, and the loss stops
+# falling at a floor where the pull towards the minimum balances the kicks. Lowering $\eta$
+# lowers the floor, but starting with a small $\eta$ would make the first phase slow.
+#
+# The experiment: SGD on the valley of section 5, with Gaussian noise added to every gradient to
+# imitate mini-batches, for 300 steps, with each schedule. We average the loss over 20 random
+# seeds to see the trend rather than one noisy run.
+
+# %% nbgrader={"grade": false, "grade_id": "noisy", "locked": true, "schema_version": 3, "solution": false}
+def noisy_descent(make_scheduler, steps=300, seeds=20, noise=5.0):
+    """Mean loss per step of SGD (lr 0.03) with noisy gradients on L = (x^2 + 50 y^2) / 2."""
+    total = np.zeros(steps)
+    for seed in range(seeds):
+        rng = np.random.default_rng(seed)
+        point = Parameter(np.array([-8.0, 1.0]))
+        optimizer = SGD([point], lr=0.03)
+        scheduler = make_scheduler(optimizer, steps)
+        for step in range(steps):
+            total[step] += 0.5 * np.sum(CURVATURE * point.data ** 2)
+            point.grad = CURVATURE * point.data + rng.normal(0, noise, 2)
+            optimizer.step()
+            scheduler.step()
+    return total / seeds
+
+
+NOISY = {
+    "constant lr": lambda optimizer, steps: StepLR(optimizer, step_size=1, gamma=1.0),
+    "StepLR (x0.1 at step 150)": lambda optimizer, steps: StepLR(optimizer, step_size=steps // 2),
+    "cosine": lambda optimizer, steps: CosineAnnealingLR(optimizer, T_max=steps),
+}
+plt.figure(figsize=(6, 4))
+for name, make in NOISY.items():
+    losses = noisy_descent(make)
+    plt.semilogy(losses, label=name)
+    print(f"{name:>32}: mean loss over the last 20 steps {losses[-20:].mean():.3f}")
+plt.gca().set(xlabel="step", ylabel="loss (mean of 20 runs)", title="SGD with noisy gradients")
+plt.legend(fontsize=8)
+plt.show()
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "summary_md", "locked": true, "schema_version": 3, "solution": false}
+# With a constant learning rate the loss flattens at the noise floor. Both schedules fall just as
+# fast at first, then each drop of the learning rate lowers the floor: step decay in sudden steps,
+# cosine smoothly. That is the whole idea of a schedule: large steps while far away, small steps
+# to settle. Module 07 puts schedules into a full training loop, together with gradient clipping,
+# evaluation and checkpointing.
+#
+# ## Summary
+#
+# | optimizer | update | state per parameter | when |
+# | --- | --- | --- | --- |
+# | SGD | $\theta \mathrel{-}= \eta\,(g + \lambda\theta)$ | none | simple problems; the baseline |
+# | Momentum / Nesterov | velocity $b = \mu b + g$, step $\eta b$ | 1 × parameters | ill-conditioned problems; large vision models |
+# | Adam | $\eta\,\hat m / (\sqrt{\hat v} + \epsilon)$ | 2 × parameters | the default that works with little tuning |
+# | AdamW | $\theta \mathrel{*}= 1 - \eta\lambda$, then Adam | 2 × parameters | Adam with weight decay that works; transformers |
+#
+# - An optimizer turns gradients into parameter changes; the training step is
+#   `loss.backward(); optimizer.step(); optimizer.zero_grad()`.
+# - The base class owns the parameters, the hyper-parameters and the **state**; every algorithm
+#   is a per-parameter kernel. Everything an optimizer remembers lives in `self.state`, so a
+#   checkpoint (`state_dict()`, copies of plain data) can resume training bit for bit.
+# - Momentum accelerates along consistent directions and damps oscillations; Adam adapts the step
+#   size per coordinate, with bias correction for its zero-initialised averages; AdamW decays
+#   weights independently of the gradient scale.
+# - Every optimizer costs $O(P)$ per step, but memory differs (0, 1, 2 × the parameters), and the
+#   step is memory-bound: bytes moved, not operations, set its speed. At scale, optimizer state
+#   is sharded across machines (ZeRO).
+# - A fixed learning rate rarely suffices: schedules take large steps early and small steps late.
+#
+# Run `tito test 06` until everything passes, then `tito export 06`: your optimizers are then
+# part of the package, ready for module 07.
