@@ -628,9 +628,10 @@ def compare_momentum_state(observed, expected):
 
 def momentum_state_culprit(continued: list, twin: list, expected: dict) -> str:
     def matches(trajectory, reference):
-        return all(isinstance(t, np.ndarray) and t.shape == r.shape
-                   and not differing(t.astype(np.float64), r, RTOL["float64"]).any()
-                   for t, r in zip(trajectory, reference))
+        return (isinstance(trajectory, list) and len(trajectory) == len(reference)
+                and all(isinstance(t, np.ndarray) and t.dtype.kind in "biuf" and t.shape == r.shape
+                        and not differing(t.astype(np.float64), r, RTOL["float64"]).any()
+                        for t, r in zip(trajectory, reference)))
 
     if matches(continued, expected["continued"]):
         return "set_momentum_state must copy the buffers in, one per parameter."
