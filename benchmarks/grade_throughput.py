@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -73,7 +74,7 @@ def the_class(module, quick: bool, folder: Path) -> dict[str, dict[str, str]]:
     solution = module.solution.read_text()
     mutants = tomllib.loads((autograder / "mutants" / "catalogue.toml").read_text())["mutant"]
     variants = sorted((autograder / "correct").glob("*.py"))
-    copies, variants, mutants = (1, variants[:1], mutants[:2]) if quick else (10, variants, mutants)
+    copies, variants, mutants = (1, [], mutants[:1]) if quick else (10, variants, mutants)
     texts = {f"solution-{i:02d}": solution for i in range(copies)}
     texts |= {f"mutant-{m['name']}": apply_mutant(solution, m["replace"], m["name"]) for m in mutants}
     texts["crash"] = apply_mutant(solution, [CRASH], "crash")
@@ -129,8 +130,8 @@ def summarize(students, times, nbgrader_scores, tito_results, quick) -> dict:
               for s in compared if nbgrader_scores[s] != tito_results[s]["score"]]
     correct = sum(tito_results[s]["score"] == tito_results[s]["max_score"] for s in students)
     rows = [row(f"{n} submissions", name, "submissions/s", rates[name],
-                **{"seconds": sum(times[name]) / len(times[name])},
-                **({"x nbgrader": sorted(ratio)[len(ratio) // 2]} if name == "tito grade" else {}))
+                **{"seconds": statistics.median(times[name])},
+                **({"x nbgrader": statistics.median(ratio)} if name == "tito grade" else {}))
             for name in times]
     limit = Limits().test_seconds
     isolation = choose_isolation()

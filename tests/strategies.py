@@ -52,3 +52,38 @@ def classification_batches(draw):
     logits = draw(arrays((n, classes))) * scale
     targets = np.array(draw(st.lists(st.integers(0, classes - 1), min_size=n, max_size=n)))
     return logits, targets
+
+
+# Module 06: optimizer settings that both the spec and torch.optim accept
+
+
+@st.composite
+def sgd_settings(draw):
+    """SGD's hyper-parameters: any valid mix of momentum, dampening, weight decay and Nesterov."""
+    momentum = draw(st.sampled_from([0.0, 0.5, 0.9, 0.99]))
+    nesterov = momentum > 0 and draw(st.booleans())
+    return {"lr": draw(st.floats(0.0, 0.5)), "momentum": momentum,
+            "dampening": 0.0 if nesterov else draw(st.sampled_from([0.0, 0.1, 0.5])),
+            "weight_decay": draw(st.sampled_from([0.0, 1e-4, 0.1])), "nesterov": nesterov}
+
+
+@st.composite
+def adam_settings(draw):
+    """Adam's and AdamW's hyper-parameters, betas anywhere in [0, 1) and eps from tiny to large."""
+    beta = st.floats(0.0, 0.999)
+    return {"lr": draw(st.floats(0.0, 0.1)), "betas": (draw(beta), draw(beta)),
+            "eps": draw(st.sampled_from([1e-12, 1e-8, 1e-3, 0.1])),
+            "weight_decay": draw(st.sampled_from([0.0, 0.01, 0.5]))}
+
+
+@st.composite
+def training_inputs(draw, steps=30):
+    """Initial values of 1 to 3 parameters and a gradient for each at every step (None where a
+    parameter has none), from a seeded generator."""
+    shapes = draw(st.lists(hnp.array_shapes(min_dims=1, max_dims=2, max_side=4), min_size=1, max_size=3))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    skipped = draw(st.floats(0.0, 0.5))
+    init = [rng.normal(size=shape) for shape in shapes]
+    grads = [[None if rng.random() < skipped else rng.normal(size=shape) for shape in shapes]
+             for _ in range(steps)]
+    return init, grads

@@ -164,7 +164,7 @@ REPLACEMENTS = st.sampled_from([REMOVED, None, "x", 1.5, True, [], {}, np.zeros(
                                 np.array(["a", "b"]), np.full(3, np.nan)])
 
 
-@settings(max_examples=int(__import__('os').environ.get('DAMAGE_EXAMPLES', 200)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_checks_read_damaged_observations_through_their_helpers(data, solution_observations):
     """Any one damaged place gives a pass (a place no check reads) or a specific message,

@@ -84,28 +84,36 @@ def figure(value: float) -> str:
     return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
-def spread(r: dict) -> str:
-    return f"{figure(r['low'])}–{figure(r['high'])} ({r['runs']} runs)"
-
-
 def extra_columns(result: dict) -> list[str]:
     return list(dict.fromkeys(key for r in result["rows"] for key in r["extra"]))
 
 
-def extra_text(value) -> str:
-    return figure(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+def cells(r: dict, extras: list[str]) -> list[str]:
+    """A row's figures as text: name, median, spread, unit and its extra figures."""
+    values = (r["extra"].get(key, "") for key in extras)
+    return [r["name"], figure(r["median"]), f"{figure(r['low'])}–{figure(r['high'])}", r["unit"],
+            *(figure(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v) for v in values)]
+
+
+def caption(result: dict) -> list[str]:
+    runs = sorted({r["runs"] for r in result["rows"]})
+    return ([f"median and spread (min–max) of {' or '.join(map(str, runs))} runs"]
+            + [_target_line(t) for t in result["targets"]] + result["notes"])
 
 
 def result_table(result: dict) -> Table:
-    """A benchmark's figures, targets and notes, for the terminal."""
+    """A benchmark's figures, grouped by case, with its targets and notes below."""
     extras = extra_columns(result)
     table = Table(title=result["title"], title_justify="left", caption_justify="left",
-                  caption="\n".join([_target_line(t) for t in result["targets"]] + result["notes"]))
-    for column in ("case", "measured", "median", "spread (min–max)", "unit", *extras):
-        table.add_column(column, justify="right" if column == "median" else "left")
+                  caption=escape("\n".join(caption(result))))
+    for column in ("measured", "median", "spread", "unit", *extras):
+        table.add_column(column, justify="left" if column == "measured" else "right")
+    case = None
     for r in result["rows"]:
-        table.add_row(escape(r["case"]), escape(r["name"]), figure(r["median"]), spread(r), r["unit"],
-                      *(escape(extra_text(r["extra"][key])) if key in r["extra"] else "" for key in extras))
+        if r["case"] != case:
+            case = r["case"]
+            table.add_row(f"[bold]{escape(case)}[/]")
+        table.add_row(*(escape(text) for text in cells(r, extras)))
     return table
 
 
@@ -117,14 +125,10 @@ def markdown(results: dict) -> str:
     for result in results["benchmarks"].values():
         extras = extra_columns(result)
         lines += [f"**{result['title']}**", "",
-                  "| " + " | ".join(["case", "measured", "median", "spread (min–max)", "unit", *extras]) + " |",
+                  "| " + " | ".join(["case", "measured", "median", "spread", "unit", *extras]) + " |",
                   "|" + " --- |" * (5 + len(extras))]
-        for r in result["rows"]:
-            cells = [r["case"], r["name"], figure(r["median"]), spread(r), r["unit"],
-                     *(extra_text(r["extra"].get(key, "")) for key in extras)]
-            lines.append("| " + " | ".join(cells) + " |")
-        lines += [""] + [f"- {_target_line(t)}" for t in result["targets"]]
-        lines += [f"- {note}" for note in result["notes"]] + [""]
+        lines += ["| " + " | ".join([r["case"], *cells(r, extras)]) + " |" for r in result["rows"]]
+        lines += [""] + [f"- {line}" for line in caption(result)] + [""]
     return "\n".join(lines)
 
 

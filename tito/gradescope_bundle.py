@@ -5,8 +5,7 @@ import zipfile
 from pathlib import Path
 
 from tito.course import REGISTRY, Course, Module
-from tito.grading.judge import load_autograder
-from tito.nbgrader_course import AUTOGRADER_FILES
+from tito.grading.judge import grader_files, load_autograder
 
 SETUP = """#!/usr/bin/env bash
 # Gradescope runs this once when it builds the autograder image.
@@ -32,11 +31,8 @@ def build_bundle(course: Course, module: Module, out: Path) -> Path:
         bundle.write(course.root / REGISTRY, REGISTRY)
         for path in sorted((course.root / "tito").rglob("*.py")):
             bundle.write(path, path.relative_to(course.root).as_posix())
-        for name in AUTOGRADER_FILES:
-            source = autograder.folder / name
-            for path in sorted(source.rglob("*")) if source.is_dir() else [source]:
-                if path.is_file():
-                    bundle.write(path, path.relative_to(course.root).as_posix())
+        for path in grader_files(autograder.folder):
+            bundle.write(path, path.relative_to(course.root).as_posix())
     return out
 
 

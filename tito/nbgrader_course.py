@@ -5,7 +5,7 @@ import shutil
 from pathlib import Path
 
 from tito.course import REGISTRY, Course, CourseError, Module
-from tito.grading.judge import load_autograder
+from tito.grading.judge import grader_files, load_autograder
 
 CONFIG = '''c = get_config()  # noqa: F821
 c.CourseDirectory.root = {root!r}
@@ -15,7 +15,6 @@ c.ExecutePreprocessor.timeout = 120
 '''
 BRIDGE_INTRO = ("## Autograded tests\n\nThe cells below are graded by the course autograder, "
                 "which runs your exported code in a separate process. Run `tito test` for the tests you can see.")
-AUTOGRADER_FILES = ("tests.py", "scenarios.py", "expected")
 
 
 def build_course(course: Course, module: Module, out: Path) -> Path:
@@ -26,11 +25,10 @@ def build_course(course: Course, module: Module, out: Path) -> Path:
     (out / "nbgrader_config.py").write_text(CONFIG.format(root=str(out.resolve())))
     shutil.copy2(course.root / REGISTRY, out / REGISTRY)
     autograder = load_autograder(module)
-    for name in AUTOGRADER_FILES:
-        source, target = autograder.folder / name, out / "autograder" / module.folder / name
-        copy = shutil.copytree if source.is_dir() else shutil.copy2
+    for source in grader_files(autograder.folder):
+        target = out / "autograder" / module.folder / source.relative_to(autograder.folder)
         target.parent.mkdir(parents=True, exist_ok=True)
-        copy(source, target)
+        shutil.copy2(source, target)
     write_source_notebook(module, autograder.tests, out / "source" / module.folder)
     return out
 

@@ -53,6 +53,17 @@ class Autograder:
         return self.folder / "scenarios.py"
 
 
+# What stays with the instructor: the material that validates the autograder, and the script that
+# makes its expected values. Everything else in an autograder folder is what grading needs.
+INSTRUCTOR_ONLY = ("mutants", "correct", "samples", "make_expected.py", "__pycache__")
+
+
+def grader_files(folder: Path) -> list[Path]:
+    """The files grading needs (to ship in an nbgrader course or a Gradescope bundle)."""
+    return [p for p in sorted(folder.rglob("*"))
+            if p.is_file() and not set(p.relative_to(folder).parts) & set(INSTRUCTOR_ONLY)]
+
+
 def load_autograder(module: Module) -> Autograder:
     folder = module.root / "autograder" / module.folder
     if not (folder / "tests.py").is_file():

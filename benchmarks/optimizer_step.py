@@ -1,0 +1,185 @@
+"""One optimizer step: the solution's SGD, Momentum, Adam and AdamW against torch.optim.
+
+Three cases: N float32 parameters as one tensor, the same N as 200 tensors of mixed sizes, and
+1,000 tiny tensors. In each, every implementation steps its own copy of the same parameters with
+the same gradients, and they take turns, one step each, so that each sees the machine in the same
+state. torch.optim runs three ways: foreach=False (one parameter at a time), foreach=True
+(grouped kernels) and fused=True (one kernel for all). Reported:
+- milliseconds per step, and the solution's time over torch's foreach=False time;
+- the fraction of the memory bandwidth reached: the bytes an ideal step moves per parameter
+  (SGD 12, Momentum 20, Adam and AdamW 28) over the time, against `a += b` on two arrays as large
+  as the case (12 bytes per element), timed in the same turns;
+- for the solution, the scratch memory one step allocates (tracemalloc's peak, in units of the
+  largest parameter) and the state it keeps (in units of all the parameters).
+
+The measuring runs in a fresh interpreter whose environment lacks OPENBLAS_CORETYPE and
+OPENBLAS_L2_SIZE: set on some processors, they slow a recent numpy.
+
+    python benchmarks/optimizer_step.py [--quick]
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+from tito.bench import main, row, target
+from tito.course import CourseError
+
+ROOT = Path(__file__).resolve().parents[1]
+OPENBLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+BYTES_PER_PARAMETER = {"SGD": 12, "Momentum": 20, "Adam": 28, "AdamW": 28}
+HYPER = {"SGD": {"lr": 1e-3}, "Momentum": {"lr": 1e-3, "momentum": 0.9}, "Adam": {"lr": 1e-3},
+         "AdamW": {"lr": 1e-3, "weight_decay": 0.01}}
+TORCH_MODES = {"foreach=False": {"foreach": False}, "foreach=True": {"foreach": True}, "fused": {"fused": True}}
+PEER = "torch foreach=False"
+
+
+def run(quick: bool) -> dict:
+    """Measure in a fresh interpreter, without the OpenBLAS overrides in its environment."""
+    if importlib.util.find_spec("torch") is None:
+        raise CourseError("benchmarks/optimizer_step.py compares with torch.optim: pip install -e '.[test]'")
+    unset = [name for name in OPENBLAS_OVERRIDES if name in os.environ]
+    env = {name: value for name, value in os.environ.items() if name not in OPENBLAS_OVERRIDES}
+    code = f"import json, runpy; print(json.dumps(runpy.run_path({str(Path(__file__))!r})['measure']({quick})))"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"measuring the optimizer step failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.splitlines()[-1])
+    result["notes"].append(f"unset for this benchmark: {', '.join(unset)}" if unset else
+                           f"{' and '.join(OPENBLAS_OVERRIDES)} were not set: nothing unset")
+    return result
+
+
+class Param:
+    """What an optimizer needs of a parameter: its array and its gradient."""
+
+    def __init__(self, data, grad):
+        self.data, self.grad = data, grad
+
+
+def cases(n: int, rng) -> dict[str, list[int]]:
+    shares = 10 ** rng.uniform(0, 4, 200)
+    mixed = [max(1, int(n * s / shares.sum())) for s in shares]
+    mixed[0] += n - sum(mixed)
+    return {f"{n / 1e6:g}M as 1 tensor": [n], f"{n / 1e6:g}M as 200 tensors": mixed,
+            "1,000 tiny tensors": [int(s) for s in rng.integers(1, 129, 1000)]}
+
+
+def measure(quick: bool) -> dict:
+    import numpy as np
+    import torch
+
+    from tito.course import load_course
+    from tito.exporter import load_exported
+
+    course = load_course(ROOT)
+    solution = load_exported(course.module(course.assignment).solution, "solution_optimizers")
+    rng = np.random.default_rng(0)
+    n, repeats = (1_000_000, 3) if quick else (10_000_000, 15)
+    rows, ratios, unsupported = [], {}, set()
+    for case, sizes in cases(n, rng).items():
+        init = [rng.standard_normal(size, dtype=np.float32) for size in sizes]
+        grads = [rng.standard_normal(size, dtype=np.float32) for size in sizes]
+        steppers = {}
+        for kind in HYPER:
+            steppers[f"solution {kind}"] = getattr(solution, kind)(
+                [Param(x.copy(), g) for x, g in zip(init, grads)], **HYPER[kind])
+            for mode, flags in TORCH_MODES.items():
+                try:
+                    steppers[f"torch {mode} {kind}"] = torch_optimizer(torch, kind, init, grads, flags)
+                except (RuntimeError, ValueError, TypeError) as error:
+                    unsupported.add(f"{kind} {mode}: {str(error).splitlines()[0][:100]}")
+        a, b = np.ones(sum(sizes), np.float32), np.ones(sum(sizes), np.float32)
+        steppers["a += b"] = lambda: a.__iadd__(b)
+        times = take_turns({name: getattr(s, "step", s) for name, s in steppers.items()}, repeats)
+        adds = times.pop("a += b")
+        bandwidth = 12 * a.size / statistics.median(adds)
+        rows.append(row(case, "a += b", "ms", [1e3 * s for s in adds], **{"GB/s": bandwidth / 1e9}))
+        for name, samples in times.items():
+            kind = name.split()[-1]
+            ms = [1e3 * s for s in samples]
+            extra = {"of bandwidth": BYTES_PER_PARAMETER[kind] * a.size / statistics.median(samples) / bandwidth}
+            peer = times.get(f"{PEER} {kind}")
+            if name.startswith("solution"):
+                extra |= memory(steppers[name], sizes)
+                if peer:
+                    extra["time vs peer"] = ratios[(case, kind)] = statistics.median(samples) / statistics.median(peer)
+            rows.append(row(case, name, "ms", ms, **extra))
+    return summarize(rows, ratios, unsupported, torch, quick)
+
+
+def torch_optimizer(torch, kind: str, init, grads, flags: dict):
+    params = []
+    for x, g in zip(init, grads):
+        p = torch.from_numpy(x.copy()).requires_grad_()
+        p.grad = torch.from_numpy(g)  # shared with the solution's parameters: read, never written
+        params.append(p)
+    hyper = dict(HYPER[kind])
+    optimizer = {"SGD": torch.optim.SGD, "Momentum": torch.optim.SGD, "Adam": torch.optim.Adam,
+                 "AdamW": torch.optim.AdamW}[kind](params, **hyper, **flags)
+    optimizer.step()  # a fused optimizer may refuse only now
+    return optimizer
+
+
+def take_turns(steps: dict, repeats: int) -> dict[str, list[float]]:
+    """Seconds of each step, `repeats` times, every function once per turn; a first turn untimed."""
+    for step in steps.values():
+        step()
+    times = {name: [] for name in steps}
+    for _ in range(repeats):
+        for name, step in steps.items():
+            started = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - started)
+    return times
+
+
+def memory(optimizer, sizes: list[int]) -> dict:
+    """Scratch memory of one step, in units of the largest parameter; state, in units of all."""
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    optimizer.step()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    state = sum(v.nbytes for s in optimizer.state.values() for v in s.values() if hasattr(v, "nbytes"))
+    return {"scratch": (peak - before) / (4 * max(sizes)), "state": state / (4 * sum(sizes))}
+
+
+def summarize(rows, ratios, unsupported, torch, quick) -> dict:
+    adam = {case: ratio for (case, kind), ratio in ratios.items() if kind == "Adam"}
+    big = [r for r in rows if r["name"].startswith("solution") and "tiny" not in r["case"]]
+    scratch = max(r["extra"]["scratch"] for r in big)
+    state = {kind: {r["extra"]["state"] for r in rows if r["name"] == f"solution {kind}"}
+             for kind in ("Momentum", "Adam", "AdamW")}
+    targets = [
+        target(f"the solution's Adam at least as fast as torch Adam(foreach=False) in every case",
+               ", ".join(f"{case}: {ratio:.2f}x its time" for case, ratio in adam.items()),
+               all(ratio <= 1 for ratio in adam.values())),
+        target("at most one parameter-sized scratch array per step (the cases of large tensors)",
+               f"at most {scratch:.2f}x the largest parameter", scratch <= 1.0),
+        target("state: 2x the parameters for Adam and AdamW, 1x for Momentum",
+               "; ".join(f"{kind} {sorted(values)}" for kind, values in state.items()),
+               state == {"Momentum": {1.0}, "Adam": {2.0}, "AdamW": {2.0}}),
+    ]
+    notes = ["of bandwidth: bytes an ideal step moves / its median time / the bandwidth of a += b (GB/s)",
+             f"time vs peer: the solution's median time over {PEER}'s, same optimizer and case",
+             "scratch: tracemalloc's peak during one step over the bytes of the largest parameter (for the "
+             "tiny tensors mostly Python objects: reported, not a target); state: the state's bytes over "
+             "the parameters'",
+             f"torch {torch.__version__} on {torch.get_num_threads()} threads; numpy on one"]
+    notes += [f"not supported: {text}" for text in sorted(unsupported)]
+    if quick:
+        notes.append("quick mode: 1M parameters, 3 turns")
+    return {"title": "One optimizer step: the solution against torch.optim", "rows": rows,
+            "targets": targets, "notes": notes}
+
+
+if __name__ == "__main__":
+    sys.exit(main(run, __doc__))
