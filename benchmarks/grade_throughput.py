@@ -2,8 +2,9 @@
 
 The class is module 06's solution several times over, the correct variants of
 autograder/06_optimizers/correct/, every mutant of the catalogue (the solution with one bug), one
-submission that hangs in a single hidden test and one that crashes its process as it loads. Each
-is the released notebook filled in. The same files are laid out as an nbgrader course (the one
+submission whose Adam hangs in several hidden tests (those with betas other than the defaults;
+the notebook's own cells never use any) and one that crashes its process as it loads. Each is the
+released notebook filled in, experiments and visible tests included. The same files are laid out as an nbgrader course (the one
 `tito nbgrader 06 --course` builds, whose graded cells call the course autograder) and as a
 folder for `tito grade`. Both grade them in the same run with their default settings: nbgrader
 one notebook at a time, `tito grade` on every core in its sandbox. The scores of every
@@ -33,8 +34,9 @@ from tito.nbgrader_course import build_course
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-HANG = ["if eps < 0:", "while eps == 0:  # never ends; only a hidden test builds Adam with eps=0\n"
-                       "            pass\n        if eps < 0:"]
+HANG = ["super().__init__(params, lr, betas=tuple(betas)",
+        "while tuple(betas) != (0.9, 0.999):  # never ends for betas other than the defaults\n"
+        "            pass\n        super().__init__(params, lr, betas=tuple(betas)"]
 CRASH = ["class Optimizer:", "import os\nimport signal\n\n"
                              "os.kill(os.getpid(), signal.SIGSEGV)  # dies as it loads, like a crash in native code\n\n\n"
                              "class Optimizer:"]
@@ -78,7 +80,7 @@ def the_class(module, quick: bool, folder: Path) -> dict[str, dict[str, str]]:
     texts = {f"solution-{i:02d}": solution for i in range(copies)}
     texts |= {f"mutant-{m['name']}": apply_mutant(solution, m["replace"], m["name"]) for m in mutants}
     texts["crash"] = apply_mutant(solution, [CRASH], "crash")
-    if not quick:  # the hang costs both graders a full per-test limit
+    if not quick:  # the hang costs both graders about two per-test limits
         texts["hang"] = apply_mutant(solution, [HANG], "hang")
     folder.mkdir()
     answers = {}
@@ -145,8 +147,10 @@ def summarize(students, times, nbgrader_scores, tito_results, quick) -> dict:
     ]
     if "hang" in tito_results:
         hang = tito_results["hang"]["extra_data"]["seconds"]
-        targets.append(target("the hanging submission costs one per-test limit, not one per test",
-                              f"graded in {hang:.1f} s, the limit is {limit:g} s", hang < 2 * limit))
+        hung = len(tito_results["hang"]["extra_data"]["incidents"])
+        targets.append(target("a hanging submission costs one per-test limit, not one per hanging test",
+                              f"{hung} tests hung; graded in {hang:.1f} s = {hang / limit:.1f} limits of {limit:g} s",
+                              hang <= limit + 1))
     notes = [f"{correct} correct, {n - correct - len(set(HOSTILE) & set(students))} buggy, "
              f"hostile: {', '.join(s for s in HOSTILE if s in students)}; "
              f"scores of the crashing one: nbgrader {nbgrader_scores.get('crash')}, tito {tito_results['crash']['score']}",

@@ -9,11 +9,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from autograder_helpers import AUTOGRADER, load, over_the_wire
+from autograder_helpers import AUTOGRADER, close, load, over_the_wire
 from tito.exporter import load_exported
 
 scenarios, tests = load("scenarios"), load("tests")
 TESTS = {test.name: test for test in tests.TESTS}
+EXPECTED = tests.load_expected()
 CORRECT = sorted((AUTOGRADER / "correct").glob("*.py"))
 # The stored data is regenerated on whatever CPU runs the suite; torch may pick another vector
 # kernel there, which can change the last bits. Far below the grader's tolerances.
@@ -27,15 +28,21 @@ def test_points_add_up_to_100_and_every_test_has_its_scenario():
     assert sum(test.points for test in tests.TESTS) == 100
     assert len(TESTS) == len(tests.TESTS)
     assert all(test.scenario in scenarios.SCENARIOS for test in tests.TESTS)
-    assert set(tests.load_expected()) == set(scenarios.SCENARIOS)
+    assert set(EXPECTED) == set(scenarios.SCENARIOS)
 
 
-def test_scenarios_import_nothing_but_numpy_and_the_standard_library():
-    tree = ast.parse((AUTOGRADER / "scenarios.py").read_text(encoding="utf-8"))
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree)
-                if isinstance(node, (ast.Import, ast.ImportFrom))
-                for alias in (node.names if isinstance(node, ast.Import) else [ast.alias(node.module)])}
-    assert imported == {"json", "numpy", "os", "tempfile"}
+def imported_modules(path) -> set:
+    imported = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module.split(".")[0])
+    return imported
+
+
+def test_the_worker_s_half_imports_nothing_but_numpy_and_the_standard_library():
+    assert imported_modules(AUTOGRADER / "scenarios.py") == {"json", "numpy", "os", "tempfile"}
 
 
 def test_expected_data_is_small_and_pickle_free():
@@ -62,6 +69,18 @@ def test_stored_expected_values_are_what_torch_produces_now(tmp_path):
                 assert np.array_equal(a, b), key
 
 
+RUNS = [(name, run) for name, observed in EXPECTED.items() if isinstance(observed, dict)
+        for run in observed.get("runs", []) if run["inputs"] is not None]
+
+
+@pytest.mark.parametrize("name, run", RUNS, ids=[f"{name}-{run['optimizer']}" for name, run in RUNS])
+def test_the_pitfall_simulator_without_a_pitfall_is_torch(name, run):
+    """Diagnoses compare with simulated mistakes; the simulation itself must be the spec's rule."""
+    trajectory, _ = load("pitfalls").simulate(run["optimizer"], run["hyper"], run["inputs"])
+    rtol = tests.RTOL[str(run["trajectory"][0].dtype)]
+    assert all(close(ours, theirs, rtol) for ours, theirs in zip(trajectory, run["trajectory"]))
+
+
 # Implementations that deserve full marks
 
 
@@ -81,15 +100,14 @@ def solution_observations(solution):
 @pytest.mark.parametrize("name", TESTS)
 def test_solution_passes(name, solution_observations):
     test = TESTS[name]
-    assert test.check(solution_observations[test.scenario], tests.load_expected()[test.scenario]) is None
+    assert test.check(solution_observations[test.scenario], EXPECTED[test.scenario]) is None
 
 
 @pytest.mark.parametrize("path", CORRECT, ids=[p.stem for p in CORRECT])
 def test_every_correct_implementation_passes_every_test(path):
     backend = scenarios.TinyBackend(load_exported(path, f"correct_{path.stem}"))
-    expected = tests.load_expected()
     failures = {test.name: test.check(over_the_wire(scenarios.SCENARIOS[test.scenario](backend)),
-                                      expected[test.scenario])
+                                      EXPECTED[test.scenario])
                 for test in tests.TESTS}
     assert {name: message for name, message in failures.items() if message} == {}
 
@@ -108,7 +126,7 @@ def test_a_known_mistake_is_named_in_the_message(name, replacement, words, cours
     path.write_text(source.replace(*replacement), encoding="utf-8")
     backend = scenarios.TinyBackend(load_exported(path, f"mistake_{name}"))
     message = TESTS[name].check(over_the_wire(scenarios.SCENARIOS[name](backend)),
-                                tests.load_expected()[name])
+                                EXPECTED[name])
     assert message and message.startswith(TESTS[name].concept) and words in message, message
 
 
@@ -125,9 +143,8 @@ JSON_LIKE = st.recursive(
 @settings(max_examples=30, deadline=None)
 @given(observed=JSON_LIKE)
 def test_checks_answer_garbage_with_a_message(observed):
-    expected = tests.load_expected()
     for test in tests.TESTS:
-        message = test.check(observed, expected[test.scenario])
+        message = test.check(observed, EXPECTED[test.scenario])
         assert isinstance(message, str) and message.startswith(test.concept)
 
 
@@ -169,10 +186,9 @@ REPLACEMENTS = st.sampled_from([REMOVED, None, "x", 1.5, True, [], {}, np.zeros(
 def test_checks_read_damaged_observations_through_their_helpers(data, solution_observations):
     """Any one damaged place gives a pass (a place no check reads) or a specific message,
     never the catch-all one."""
-    expected = tests.load_expected()
     test = data.draw(st.sampled_from(tests.TESTS), label="test")
     observed = solution_observations[test.scenario]
     path = data.draw(st.sampled_from(list(damage_paths(observed))), label="path")
     message = test.check(damaged(observed, path, data.draw(REPLACEMENTS, label="by")),
-                         expected[test.scenario])
+                         EXPECTED[test.scenario])
     assert message is None or (message.startswith(test.concept) and "unexpected form" not in message)

@@ -205,7 +205,7 @@ def compare_series(observed, expected: list, label: str, rtol: float, name, firs
     """Series i (`name(i)`) is an array whose row j is its value {when(first_step + j)}.
 
     On a difference, the message gives the first one, how far the value moved in that step
-    (for parameters) and the hint of a pitfall that `diagnose(observed)` recognises.
+    (for parameters) and the first explanation `diagnose(observed)` finds.
     """
     obs = [array(item(observed, i, name(i)), e.shape, f"the values of {name(i)}")
            for i, e in enumerate(expected)]
@@ -224,9 +224,9 @@ def compare_series(observed, expected: list, label: str, rtol: float, name, firs
     if moves and k > 0:
         moved, should = got - obs[i][k - 1][index], want - exp[i][k - 1][index]
         message += f" (it moved by {moved:.4g} in that step, expected {should:.4g})"
-    hints = diagnose(obs) if diagnose else []
-    if hints:
-        raise Mismatch(f"{message}. This is what happens when {hints[0]}.")
+    explanations = diagnose(obs) if diagnose else []
+    if explanations:
+        raise Mismatch(f"{message}. {explanations[0]}")
     raise Mismatch(message + "." + (move_hint(got, moved, should) if moves and k > 0
                                     else ratio_hint(got, want)))
 
@@ -278,17 +278,29 @@ def distance(observed: np.ndarray, simulated: np.ndarray) -> float:
         return float(np.nan_to_num(gap, nan=np.inf).max(initial=0.0) / (scale or 1.0))
 
 
+def explained(hints: list[str]) -> list[str]:
+    return [f"This is what happens when {hint}." for hint in hints]
+
+
 def trajectory_diagnosis(run: dict):
-    """A diagnosis of the parameters' trajectories: the pitfalls whose simulation reproduces them."""
+    """Explanations of wrong trajectories: the pitfalls whose simulation reproduces them, or
+    for gradients kept in p.grad over several steps, what only shows there."""
     if run.get("inputs") is None:
         return None
+    hold = run["inputs"].get("hold", 1)
 
     def far(observed, trajectory, _buffers):
         return max(distance(o, s) for o, s in zip(observed, trajectory))
 
-    return lambda observed: pitfalls.diagnose(run["optimizer"], run["hyper"], run["inputs"],
-                                              lambda *sim: far(observed, *sim),
-                                              DIAGNOSIS_RTOL[run_dtype(run)])
+    def diagnose(observed):
+        hints = pitfalls.diagnose(run["optimizer"], run["hyper"], run["inputs"],
+                                  lambda *sim: far(observed, *sim), DIAGNOSIS_RTOL[run_dtype(run)])
+        if hints or hold == 1:
+            return explained(hints)
+        return [f"Here each gradient stays in p.grad for {hold} steps: does step() write into "
+                "p.grad, or keep p.grad itself as a buffer? It must only read it."]
+
+    return diagnose
 
 
 def buffer_diagnosis(run: dict, i: int, key: str):
@@ -300,9 +312,9 @@ def buffer_diagnosis(run: dict, i: int, key: str):
             return np.inf
         return distance(observed, np.stack(simulated))
 
-    return lambda observed: pitfalls.diagnose(run["optimizer"], run["hyper"], run["inputs"],
-                                              lambda *sim: far(observed[0], *sim),
-                                              DIAGNOSIS_RTOL[run_dtype(run)])
+    return lambda observed: explained(pitfalls.diagnose(
+        run["optimizer"], run["hyper"], run["inputs"], lambda *sim: far(observed[0], *sim),
+        DIAGNOSIS_RTOL[run_dtype(run)]))
 
 
 def run_dtype(run: dict) -> str:
@@ -346,20 +358,31 @@ def entry_of(step_state, i: int, key: str, label: str, k: int):
 
 
 def compare_grads_after(observed: dict, expected: dict, label: str) -> None:
-    """step() reads p.grad and leaves it as it is."""
+    """After step(), p.grad is what was set (the optimizer only reads it); after the training
+    loop's zero_grad(), it is None."""
+    after = expected.get("grads_after_call", "step()")
     grads = listed(item(observed, "grads_after", "the grads"), len(expected["grads_after"]), "the grads")
     for i, (got, want) in enumerate(zip(grads, expected["grads_after"])):
         if want is None or got is None:
             same = got is None and want is None
         else:
             same = np.array_equal(array(got, want.shape, f"parameter {i}'s grad"), want)
-        if not same:
+        if same:
+            continue
+        if after == "zero_grad()":
+            zeros = isinstance(got, np.ndarray) and got.dtype.kind in "biuf" and not got.any()
             raise Mismatch(
-                f"{label}: step() changed parameter {i}'s gradient: after the last step p.grad is "
-                f"{describe(got)} where it was set to {describe(want)}"
-                f"{'' if want is None or got is None else ' with other values'}. The optimizer "
-                "only reads p.grad: grad = grad + weight_decay * p makes a new array where "
-                "grad += ... writes into p.grad, and a velocity starts as a copy of g.")
+                f"{label}: after the last zero_grad(), parameter {i}'s p.grad is {describe(got)}, "
+                "expected None. " + ("zero_grad() sets every p.grad to None, not to zeros." if zeros
+                                     else "Does the optimizer keep its parameters in a list? A "
+                                     "generator, like model.parameters(), can be gone through "
+                                     "only once."))
+        raise Mismatch(
+            f"{label}: step() changed parameter {i}'s gradient: after the last step p.grad is "
+            f"{describe(got)} where it was set to {describe(want)}"
+            f"{'' if want is None or got is None else ' with other values'}. The optimizer "
+            "only reads p.grad: grad = grad + weight_decay * p makes a new array where "
+            "grad += ... writes into p.grad, and a velocity starts as a copy of g.")
 
 
 def compare_run(observed, expected: dict, buffers=()) -> None:
