@@ -19,6 +19,9 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
+	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap >/dev/null 2>&1; } \
+	  || echo "note: bubblewrap is not installed; grading tests run without the sandbox"
 	$(PY) -m pip install $(PIP_QUIET) -e '.[test]' 2>&1 | $(PIP_FILTER)
 	$(PY) -c "import torch, pytest, hypothesis"
 	touch $@
