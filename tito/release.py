@@ -6,16 +6,17 @@ from pathlib import Path
 
 from tito.course import Course, CourseError, Module
 
-# What a student gets, relative to the course root. Never solutions/, autograder/ or tests/.
-RELEASED = ("course.toml", "pyproject.toml", "Makefile", "README.md", "tito", "tinytorch", "modules",
-            "examples", "docs/authoring.md")
+# What a student gets: path in the release -> path in the course. Never solutions/, autograder/
+# or tests/.
+RELEASED = {name: name for name in ("course.toml", "pyproject.toml", "tito", "tinytorch", "modules",
+                                    "examples")} | {"README.md": "docs/student-README.md"}
 
 
 def release(course: Course, module: Module, out: Path) -> Path:
     if out.exists() and any(out.iterdir()):
         raise CourseError(f"{out} is not empty: choose a new folder for the release.")
-    for name in RELEASED:
-        source = course.root / name
+    for name, origin in RELEASED.items():
+        source = course.root / origin
         target = out / name
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
