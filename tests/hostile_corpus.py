@@ -8,6 +8,11 @@ runs at import; `deserves` is the submission it must score exactly like:
 """
 from __future__ import annotations
 
+def with_cell(source: str, code: str) -> str:
+    """A module source with one more exported cell at its end."""
+    return source + "\n\n# %%\n#| export\n" + code.strip() + "\n"
+
+
 ADAM_RAISES = """
 def _broken(self):
     raise RuntimeError("Adam is broken")

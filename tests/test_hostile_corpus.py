@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from hostile_corpus import CORPUS, RAW_FILES
+from hostile_corpus import CORPUS, RAW_FILES, with_cell
 from tito.cli import main
 from tito.grading.sandbox import choose_isolation
 
@@ -22,7 +22,7 @@ def build_corpus(course, folder):
     for name, (base, code, _) in CORPUS.items():
         if name == "steals_the_solution" and not ISOLATED:
             continue  # without a sandbox the solution is readable: see test_sandbox's isolation test
-        (folder / f"{name}.py").write_text(bases[base] + "\n\n# %%\n#| export\n" + code.strip() + "\n")
+        (folder / f"{name}.py").write_text(with_cell(bases[base], code))
     for name, content in RAW_FILES.items():
         write = (folder / name).write_bytes if isinstance(content, bytes) else (folder / name).write_text
         write(content)

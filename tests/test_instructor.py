@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from hostile_corpus import CORPUS, with_cell
 from tito.cli import main
 from tito.nbgrader_course import write_submission
 
 pytestmark = pytest.mark.grading
 
 REGION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
-SAMPLES = ("correct_percent.py", "stub_student.py", "sgd_only.py", "syntax_error.py", "patches_numpy.py")
+SAMPLES = ("correct_percent.py", "sgd_only.py", "syntax_error.py")
 
 
 def meaningful(lines):
@@ -80,11 +81,18 @@ def samples(course):
     return course.root / "autograder" / course.module(course.assignment).folder / "samples"
 
 
+def sample_submissions(course) -> dict[str, str]:
+    """Student id -> code: some samples, the untouched stub, and the stub with numpy patched."""
+    stub = course.module(course.assignment).source.read_text()
+    codes = {Path(name).stem: (samples(course) / name).read_text() for name in SAMPLES}
+    return codes | {"stub": stub, "patches_numpy": with_cell(stub, CORPUS["patches_numpy"][1])}
+
+
 def tito_scores(course, tmp_path):
     folder = tmp_path / "subs"
     folder.mkdir()
-    for name in SAMPLES:
-        shutil.copy(samples(course) / name, folder / name)
+    for student, code in sample_submissions(course).items():
+        (folder / f"{student}.py").write_text(code)
     out = tmp_path / "graded"
     assert main(["grade", course.assignment, str(folder), "--out", str(out)]) == 0
     return {r["student"]: float(r["score"]) for r in csv.DictReader((out / "grades.csv").open())}
@@ -95,8 +103,8 @@ def test_nbgrader_gives_the_same_scores_as_tito_grade(course, tmp_path, capsys):
     module = course.module(course.assignment)
     nbgrader_course = tmp_path / "nbgrader"
     assert main(["nbgrader", course.assignment, "--course", str(nbgrader_course)]) == 0
-    for name in SAMPLES:
-        write_submission(nbgrader_course, module, Path(name).stem, (samples(course) / name).read_text())
+    for student, code in sample_submissions(course).items():
+        write_submission(nbgrader_course, module, student, code)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     nbgrader = [sys.executable, "-m", "nbgrader"]
     for command in (["generate_assignment", module.folder, "--force"],
@@ -106,7 +114,7 @@ def test_nbgrader_gives_the_same_scores_as_tito_grade(course, tmp_path, capsys):
     rows = csv.DictReader((nbgrader_course / "grades.csv").open())
     by_nbgrader = {r["student_id"]: float(r["score"]) for r in rows}
     assert by_nbgrader == tito_scores(course, tmp_path)
-    assert by_nbgrader["correct_percent"] == 100 and by_nbgrader["stub_student"] == 0
+    assert by_nbgrader["correct_percent"] == 100 and by_nbgrader["stub"] == by_nbgrader["patches_numpy"] == 0
 
 
 def test_gradescope_bundle_runs_against_a_fake_autograder_tree(course, tmp_path, capsys):
