@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tito.grading.judge import Autograder, Grader, load_autograder_from
+from tito.grading.judge import Grader, load_autograder_from
 from tito.grading.sandbox import Isolation, choose_isolation
 from tito.grading.submissions import Submission
 from tito.grading.worker import Limits

@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strategies import arrays, broadcastable_pairs, matmul_pairs, reductions, values
+from strategies import arrays, broadcastable_pairs, matmul_pairs, reductions
 from tinytorch.core.autograd import gradcheck, numerical_grad
 from tinytorch.core.tensor import Parameter, Tensor
 

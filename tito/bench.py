@@ -13,7 +13,6 @@ import json
 import os
 import platform
 import statistics
-import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -159,17 +158,13 @@ def plot(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def main(run, description: str, argv: list[str] | None = None) -> int:
-    """`python benchmarks/NAME.py [--quick]`: run one benchmark and print its table."""
+def quick_flag(description: str) -> bool:
+    """The `--quick` flag of `python benchmarks/NAME.py [--quick]`."""
     import argparse
 
-    from tito.console import console
-
-    parser = argparse.ArgumentParser(description=description)
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes and few repeats, for CI")
-    args = parser.parse_args(argv)
-    console.print(result_table(run(args.quick)))
-    return 0
+    return parser.parse_args().quick
 
 
 def _target_line(t: dict) -> str:

@@ -15,18 +15,17 @@ are no PyTorch output at all come from `SPEC_EXPECTED`, the spec written as data
 """
 import copy
 import importlib.util
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from tito.grading import wire
 from tito.grading.wire import decode, encode
 
 HERE = Path(__file__).resolve().parent
 EXPECTED = HERE / "expected"
-ARRAY_TAG = "__array__"
 
 
 def _load_scenarios():
@@ -213,23 +212,7 @@ def expected_observations() -> dict:
 
 
 def write_expected(folder: Path) -> None:
-    arrays = {}
-    tree = {name: _to_tree(obs, arrays, name) for name, obs in expected_observations().items()}
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "expected.json").write_text(json.dumps(tree, indent=1) + "\n", encoding="utf-8")
-    np.savez_compressed(folder / "expected.npz", **arrays)
-
-
-def _to_tree(value, arrays: dict, scenario: str):
-    if isinstance(value, np.ndarray):
-        key = f"{scenario}.{len(arrays)}"
-        arrays[key] = value
-        return {ARRAY_TAG: key}
-    if isinstance(value, dict):
-        return {k: _to_tree(v, arrays, scenario) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_to_tree(v, arrays, scenario) for v in value]
-    return value
+    wire.save(folder / "expected", expected_observations())
 
 
 if __name__ == "__main__":

@@ -17,15 +17,15 @@ Tolerances, relative to the largest magnitude in the compared array:
 What the spec makes bit-identical (a resumed optimizer against the original) is compared exactly.
 """
 import importlib.util
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from tito.grading import wire
+
 HERE = Path(__file__).resolve().parent
-ARRAY_TAG = "__array__"
 RTOL = {"float64": 1e-10, "float32": 1e-5}
 DIAGNOSIS_RTOL = {"float64": 1e-9, "float32": 1e-5}  # how close a simulated pitfall must come
 RTOL_LR = 1e-12
@@ -71,20 +71,7 @@ def graded(name: str, concept: str, points: float, compare) -> GradedTest:
 
 
 def load_expected() -> dict:
-    tree = json.loads((HERE / "expected" / "expected.json").read_text(encoding="utf-8"))
-    with np.load(HERE / "expected" / "expected.npz", allow_pickle=False) as archive:
-        arrays = {key: archive[key] for key in archive.files}
-    return _from_tree(tree, arrays)
-
-
-def _from_tree(value, arrays):
-    if isinstance(value, dict):
-        if set(value) == {ARRAY_TAG}:
-            return arrays[value[ARRAY_TAG]]
-        return {k: _from_tree(v, arrays) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_from_tree(v, arrays) for v in value]
-    return value
+    return wire.load(HERE / "expected" / "expected")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ def run(args) -> int:
     solution_results = run_visible_tests(module.solution)
     print_test_results(f"Module {module.number}: {module.solution.relative_to(course.root)}", solution_results)
 
-    console.rule(f"3. the solution exported (in a scratch copy) trains a small MLP with each optimizer")
+    console.rule("3. the solution exported (in a scratch copy) trains a small MLP with each optimizer")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     training = train_with_solution(course, module.number, out / "convergence.png")

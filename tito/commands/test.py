@@ -1,4 +1,4 @@
-from tito.console import console, print_test_results
+from tito.console import print_test_results
 from tito.course import load_course
 from tito.exporter import current_source
 from tito.visible import run_visible_tests

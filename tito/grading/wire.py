@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -80,3 +81,18 @@ def _from_json(value, arrays):
 def frame(blob: bytes) -> bytes:
     """A message on a stream: its length, then the message."""
     return len(blob).to_bytes(8, "little") + blob
+
+
+def save(stem: Path, value) -> None:
+    """Data at rest in the same form: `stem.json` for the structure, `stem.npz` for the arrays."""
+    arrays: dict[str, np.ndarray] = {}
+    tree = _to_json(value, arrays)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    stem.with_suffix(".json").write_text(json.dumps(tree, indent=1) + "\n", encoding="utf-8")
+    np.savez_compressed(stem.with_suffix(".npz"), **arrays)
+
+
+def load(stem: Path):
+    tree = json.loads(stem.with_suffix(".json").read_text(encoding="utf-8"))
+    with np.load(stem.with_suffix(".npz"), allow_pickle=False) as archive:
+        return _from_json(tree, {key: archive[key] for key in archive.files})
