@@ -132,27 +132,32 @@ def markdown(results: dict) -> str:
 
 
 def plot(results: dict, path: Path) -> None:
-    """One panel per benchmark: each figure's median as a bar, its spread as an error bar."""
+    """One panel per benchmark: each figure's median as a bar, its spread as an error bar; the
+    bars of one kind (the first word of their name: tito, solution, torch...) share a color."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     benchmarks = list(results["benchmarks"].values())
-    heights = [1 + 0.25 * len(b["rows"]) for b in benchmarks]
-    fig, axes = plt.subplots(len(benchmarks), 1, figsize=(9, sum(heights)), squeeze=False,
+    heights = [1 + 0.22 * len(b["rows"]) for b in benchmarks]
+    kinds = list(dict.fromkeys(r["name"].split()[0] for b in benchmarks for r in b["rows"]))
+    fig, axes = plt.subplots(len(benchmarks), 1, figsize=(10, sum(heights)), squeeze=False,
                              gridspec_kw={"height_ratios": heights})
     for ax, result in zip(axes[:, 0], benchmarks):
         rows = result["rows"]
+        one_case = len({r["case"] for r in rows}) == 1
         medians = [r["median"] for r in rows]
-        errors = [[r["median"] - r["low"] for r in rows], [r["high"] - r["median"] for r in rows]]
-        ax.barh(range(len(rows)), medians, xerr=errors, color="tab:blue", ecolor="0.3", capsize=2)
-        ax.set_yticks(range(len(rows)), [f"{r['case']} · {r['name']}" for r in rows], fontsize=7)
-        ax.invert_yaxis()
+        ax.barh(range(len(rows)), medians, color=[f"C{kinds.index(r['name'].split()[0])}" for r in rows],
+                xerr=[[r["median"] - r["low"] for r in rows], [r["high"] - r["median"] for r in rows]],
+                ecolor="0.3", capsize=2)
+        ax.set_yticks(range(len(rows)), [r["name"] if one_case else f"{r['case']} · {r['name']}" for r in rows],
+                      fontsize=7)
+        ax.set_ylim(len(rows) - 0.5, -0.5)
         ax.set_xlabel(" / ".join(dict.fromkeys(r["unit"] for r in rows)))
         if max(medians) > 100 * min(medians) > 0:
             ax.set_xscale("log")
-        ax.set_title(result["title"], fontsize=9, loc="left")
+        ax.set_title(result["title"] + (f" ({rows[0]['case']})" if one_case else ""), fontsize=9, loc="left")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

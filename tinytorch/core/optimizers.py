@@ -142,6 +142,29 @@ class Momentum(SGD):
         super().__init__(params, lr, momentum, dampening, weight_decay, nesterov)
 
 
+BLOCK = 1 << 16  # numbers per block: a block of each array fits in the CPU's cache together
+
+
+def blocks(p, *others):
+    """Walk same-shaped arrays block by block: yields a piece of each, then a scratch piece.
+
+    The pieces are views, so updating a piece in place updates the array. An update applied block
+    by block reads each array from memory once, however many operations it makes on the block
+    (section 4 measures the difference). `p` and every array after it but the first (the
+    gradient, only read) must be contiguous to be walked this way; otherwise the whole arrays
+    come as one block.
+    """
+    arrays = (p, *others)
+    if not all(a.flags.c_contiguous for a in (p, *others[1:])):
+        yield (*arrays, np.empty_like(p))
+        return
+    flat = [a.reshape(-1) for a in arrays]
+    scratch = np.empty(min(p.size, BLOCK), dtype=p.dtype)
+    for start in range(0, p.size, BLOCK):
+        pieces = [a[start:start + BLOCK] for a in flat]
+        yield (*pieces, scratch[:len(pieces[0])])
+
+
 class Adam(Optimizer):
     """Adam: per-coordinate steps from running averages of the gradient and its square."""
 
