@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tito.bench import main, row, target
+from tito.bench import quick_flag, result_table, row, target
+from tito.console import console
 from tito.course import copy_course, load_course
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,4 +68,4 @@ def wall_time(command: list[str], cwd: Path) -> float:
 
 
 if __name__ == "__main__":
-    sys.exit(main(run, __doc__))
+    console.print(result_table(run(quick_flag(__doc__))))

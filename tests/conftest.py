@@ -11,6 +11,9 @@ MARKERS = {
     "tito": "the course tool: registry, cells, generate, export, test, notebook, status",
     "optim": "the module 06 solution against torch.optim",
     "grading": "the grader: submissions, wire format, workers, sandbox, reports",
+    "bench": "the benchmarks' quick modes: they run and report positive figures",
+    "tensor": "the Tensor and its autograd (modules 01, 05) against finite differences and torch",
+    "nn": "Module, activations, layers and losses (modules 02-04) against torch",
     "slow": "runs a Jupyter kernel or a subprocess-heavy end-to-end flow",
 }
 
@@ -37,8 +40,3 @@ def course_copy(course, tmp_path, monkeypatch):
 def solution(course):
     """Module 06's reference solution, loaded from its #| export cells."""
     return load_exported(course.module(course.assignment).solution, "solution_optimizers")
-
-
-# The prerequisite modules' tests.
-MARKERS["tensor"] = "the Tensor and its autograd (modules 01, 05) against finite differences and torch"
-MARKERS["nn"] = "Module, activations, layers and losses (modules 02-04) against torch"

@@ -13,7 +13,7 @@ import pytest
 
 from hostile_corpus import CORPUS, with_cell
 from tito.cli import main
-from tito.nbgrader_course import write_submission
+from tito.nbgrader_course import nbgrader_env, write_submission
 
 pytestmark = pytest.mark.grading
 
@@ -105,7 +105,7 @@ def test_nbgrader_gives_the_same_scores_as_tito_grade(course, tmp_path, capsys):
     assert main(["nbgrader", course.assignment, "--course", str(nbgrader_course)]) == 0
     for student, code in sample_submissions(course).items():
         write_submission(nbgrader_course, module, student, code)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = nbgrader_env()
     nbgrader = [sys.executable, "-m", "nbgrader"]
     for command in (["generate_assignment", module.folder, "--force"],
                     ["autograde", module.folder, "--create", "--force"], ["export"]):

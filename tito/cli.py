@@ -17,6 +17,7 @@ COMMANDS = {
     "release": "(instructor) write the student release of a module: stubs, notebook, tito, tinytorch",
     "nbgrader": "(instructor) lay out an nbgrader course graded by the course autograder",
     "gradescope": "(instructor) build the Gradescope autograder zip",
+    "bench": "(instructor) run the benchmarks in benchmarks/ and write results.json, .md and .png",
     "generate": "(instructor) write modules/ and the package from solutions/",
     "demo": "a tour: the stubs fail, the solution passes and trains a small network",
 }

@@ -76,3 +76,13 @@ def write_submission(course_dir: Path, module: Module, student: str, code: str) 
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, target)
     return target
+
+
+def nbgrader_env() -> dict[str, str]:
+    """The environment to run nbgrader in: it calls the `alembic` command of its own install, so
+    this interpreter's scripts folder must be on PATH even when the virtualenv is not activated."""
+    import os
+    import sys
+
+    scripts = str(Path(sys.executable).parent)
+    return {**os.environ, "PATH": f"{scripts}{os.pathsep}{os.environ.get('PATH', '')}"}

@@ -55,6 +55,8 @@ class Autograder:
 
 # What stays with the instructor: the material that validates the autograder, and the script that
 # makes its expected values. Everything else in an autograder folder is what grading needs.
+LATE_SECONDS = 1.0  # a test still running after this starts the remaining ones apart
+
 INSTRUCTOR_ONLY = ("mutants", "correct", "samples", "make_expected.py", "__pycache__")
 
 
@@ -105,62 +107,53 @@ class Grader:
             return _all_failed(submission, self.autograder, str(problem), started)
         scenarios = list(dict.fromkeys(test.scenario for test in self.autograder.tests))
         observed: dict[str, dict] = {}  # scenario -> the worker's message, or {"status", "message"}
-        problem, load_seconds = self._run_worker(Job(cells, scenarios, self.limits), observed)
-        if problem:
-            return _all_failed(submission, self.autograder, problem, started)
-        self._run_apart(cells, [name for name in scenarios if name not in observed], observed, load_seconds)
+        apart = _Apart(self, cells)
+        try:
+            problem = self._run_worker(Job(cells, scenarios, self.limits), observed, apart)
+            if problem:
+                return _all_failed(submission, self.autograder, problem, started)
+            apart.collect(observed)
+        finally:
+            apart.stop()
         outcomes = [_judge(t, observed[t.scenario], self.autograder.expected) for t in self.autograder.tests]
         return SubmissionResult(submission.student, str(submission.source), outcomes,
                                 seconds=time.monotonic() - started)
 
-    def _run_worker(self, job: Job, observed: dict) -> tuple[str, float]:
-        """Run scenarios in one worker until done or one fails.
+    def _run_worker(self, job: Job, observed: dict, apart: "_Apart") -> str:
+        """Run the scenarios in one worker; return a problem that ends the grading ("" if none).
 
-        Returns a problem that ends the grading of the submission ("" if none) and the seconds
-        the worker took to load the submission's code."""
+        A correct test answers in milliseconds. When one is late, the tests after it start at
+        once, each in a worker of its own, while this one gets the rest of its time limit: a bug
+        that hangs many tests then costs about one limit, not one per test.
+        """
         started = time.monotonic()
-        running = self._start(job)
+        running = self.start_worker(job)
         try:
             first = running.receive(self.limits.test_seconds * 3)
             if not isinstance(first, dict):
-                return f"your code could not be loaded: {_lost(first, running, self.limits)}", 0.0
+                return f"your code could not be loaded: {_lost(first, running, self.limits)}"
             if first.get("type") == "import_error":
-                return f"your code failed to load: {_error_text(first.get('error'))}", 0.0
-            load_seconds = time.monotonic() - started
-            for name in job.scenarios:
-                message = running.receive(self.limits.test_seconds)
-                if isinstance(message, dict) and message.get("scenario") == name:
-                    observed[name] = message
-                    continue
-                status = message if message in ("timeout", "crashed") else "error"
-                observed[name] = {"status": status, "message": _lost(message, running, self.limits)}
-                break  # the rest run apart
-            return "", load_seconds
-        finally:
-            running.stop()
-
-
-    def _run_apart(self, cells, names: list[str], observed: dict, load_seconds: float) -> None:
-        """After one test hung or crashed, run each remaining test in a worker of its own, all at
-        once: a bug that hangs many tests then costs one time limit, not one per test."""
-        running = [(name, self._start(Job(cells, [name], self.limits))) for name in names]
-        # Each worker loads the code again, with the others competing for the same cores.
-        deadline = time.monotonic() + self.limits.test_seconds + 2 * load_seconds + 1.0
-        try:
-            for name, job in running:
-                message = job.receive(max(0.0, deadline - time.monotonic()))
-                if isinstance(message, dict) and message.get("type") == "ready":
-                    message = job.receive(max(0.0, deadline - time.monotonic()))
+                return f"your code failed to load: {_error_text(first.get('error'))}"
+            apart.load_seconds = time.monotonic() - started
+            for i, name in enumerate(job.scenarios):
+                late = min(LATE_SECONDS, self.limits.test_seconds)
+                message = running.receive(late)
+                if message == "timeout":
+                    apart.start(job.scenarios[i + 1:])
+                    message = running.receive(self.limits.test_seconds - late)
                 if isinstance(message, dict) and message.get("scenario") == name:
                     observed[name] = message
                 else:
                     status = message if message in ("timeout", "crashed") else "error"
-                    observed[name] = {"status": status, "message": _lost(message, job, self.limits)}
+                    observed[name] = {"status": status, "message": _lost(message, running, self.limits)}
+                    apart.start(job.scenarios[i + 1:])
+                if apart.started:
+                    return ""
+            return ""
         finally:
-            for _, job in running:
-                job.stop()
+            running.stop()
 
-    def _start(self, job: Job) -> RunningJob:
+    def start_worker(self, job: Job) -> RunningJob:
         """Start a worker; a zygote that a submission managed to kill is replaced first."""
         for attempt in range(2):
             zygote = self.zygote
@@ -172,6 +165,40 @@ class Grader:
                         zygote.close()
                         self.zygote = Zygote(self.autograder.scenarios_path, self.isolation)
         raise SandboxError("the zygote could not be restarted")
+
+
+class _Apart:
+    """The tests of one submission that run side by side, one worker each."""
+
+    def __init__(self, grader: Grader, cells):
+        self.grader, self.cells = grader, cells
+        self.load_seconds = 0.0
+        self.running: list[tuple[str, RunningJob]] = []
+        self.started = 0.0  # when they started; 0 while they have not
+
+    def start(self, names: list[str]) -> None:
+        if not self.started:
+            self.started = time.monotonic()
+            self.running = [(name, self.grader.start_worker(Job(self.cells, [name], self.grader.limits)))
+                            for name in names]
+
+    def collect(self, observed: dict) -> None:
+        limits = self.grader.limits
+        # Each worker loads the code again, with the others competing for the same cores.
+        deadline = self.started + limits.test_seconds + 2 * self.load_seconds + 1.0
+        for name, job in self.running:
+            message = job.receive(max(0.0, deadline - time.monotonic()))
+            if isinstance(message, dict) and message.get("type") == "ready":
+                message = job.receive(max(0.0, deadline - time.monotonic()))
+            if isinstance(message, dict) and message.get("scenario") == name:
+                observed[name] = message
+            else:
+                status = message if message in ("timeout", "crashed") else "error"
+                observed[name] = {"status": status, "message": _lost(message, job, limits)}
+
+    def stop(self) -> None:
+        for _, job in self.running:
+            job.stop()
 
 
 class _Unreadable(Exception):
