@@ -36,3 +36,9 @@ def test_a_pickled_array_is_refused():
     archive = pickle.dumps(np.array([1, 2], dtype=object))
     with pytest.raises(WireError):
         decode(len(header).to_bytes(8, "little") + header + archive)
+
+
+def test_deeply_nested_garbage_is_refused():
+    header = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(WireError):
+        decode(len(header).to_bytes(8, "little") + header)

@@ -29,7 +29,8 @@ def build_bundle(course: Course, module: Module, out: Path) -> Path:
         for name, text in files.items():
             _write(bundle, name, text, executable=True)
         bundle.write(course.root / REGISTRY, REGISTRY)
-        for path in sorted((course.root / "tito").rglob("*.py")):
+        shared = [course.root / "tinytorch" / name for name in ("__init__.py", "plaindata.py")]
+        for path in [*sorted((course.root / "tito").rglob("*.py")), *shared]:
             bundle.write(path, path.relative_to(course.root).as_posix())
         for path in grader_files(autograder.folder):
             bundle.write(path, path.relative_to(course.root).as_posix())
