@@ -109,9 +109,8 @@ def test_unreadable_files_get_a_reason(grader, tmp_path):
     assert "holds no code" in grader.grade(Submission("empty", tmp_path / "empty.py")).problem
 
 
-def test_isolated_code_cannot_read_the_course(grader, tmp_path):
-    if not grader.isolation.isolated:
-        pytest.skip("only with isolation")
+def test_isolated_code_cannot_read_the_course_and_the_report_is_honest(tmp_path):
+    """With bubblewrap the course is out of sight; without it, the grader says so."""
     root = Path(__file__).resolve().parents[1]
     probe = GOOD + textwrap.dedent(f"""
         import os
@@ -120,4 +119,10 @@ def test_isolated_code_cannot_read_the_course(grader, tmp_path):
         def greet(name):
             return 'hello ' + name if not seen else str(seen)
     """)
-    assert grade(grader, tmp_path, probe).score == 100
+    isolation = choose_isolation()
+    with Grader(load_autograder_from(TOY), Limits(), isolation) as grader:
+        score = grade(grader, tmp_path, probe).score
+    if isolation.isolated:
+        assert score == 100
+    else:
+        assert score == 60 and isolation.summary.startswith("NO isolation")
