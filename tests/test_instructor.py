@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from hostile_corpus import CORPUS, with_cell
+from hostile_corpus import CORPUS, RAW_FILES, with_cell
 from tito.cli import main
 from tito.nbgrader_course import nbgrader_env, write_submission
 
 pytestmark = pytest.mark.grading
 
 REGION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
-SAMPLES = ("correct_percent.py", "sgd_only.py", "syntax_error.py")
+SAMPLES = ("correct_percent.py", "sgd_only.py")
 
 
 def meaningful(lines):
@@ -85,7 +85,8 @@ def sample_submissions(course) -> dict[str, str]:
     """Student id -> code: some samples, the untouched stub, and the stub with numpy patched."""
     stub = course.module(course.assignment).source.read_text()
     codes = {Path(name).stem: (samples(course) / name).read_text() for name in SAMPLES}
-    return codes | {"stub": stub, "patches_numpy": with_cell(stub, CORPUS["patches_numpy"][1])}
+    return codes | {"stub": stub, "patches_numpy": with_cell(stub, CORPUS["patches_numpy"][1]),
+                    "syntax_error": RAW_FILES["syntax_error.py"]}
 
 
 def tito_scores(course, tmp_path):
@@ -126,10 +127,11 @@ def test_gradescope_bundle_runs_against_a_fake_autograder_tree(course, tmp_path,
                 or "/mutants/" in n or "/samples/" in n]
     root = tmp_path / "autograder"
     zipfile.ZipFile(bundle).extractall(root / "source")
-    for name, expected in (("correct_percent.py", 100), ("sgd_only.py", None), ("syntax_error.py", 0)):
+    codes = sample_submissions(course)
+    for student, expected in (("correct_percent", 100), ("sgd_only", None), ("syntax_error", 0)):
         shutil.rmtree(root / "submission", ignore_errors=True)
         (root / "submission").mkdir()
-        shutil.copy(samples(course) / name, root / "submission" / name)
+        (root / "submission" / f"{student}.py").write_text(codes[student])
         env = {**os.environ, "AUTOGRADER_ROOT": str(root), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
         result = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env,
                                 capture_output=True, text=True)
@@ -137,7 +139,7 @@ def test_gradescope_bundle_runs_against_a_fake_autograder_tree(course, tmp_path,
         results = json.loads((root / "results" / "results.json").read_text())
         assert set(results) >= {"score", "tests"} and len(results["tests"]) > 10
         if expected is not None:
-            assert results["score"] == expected, name
+            assert results["score"] == expected, student
         assert all({"name", "score", "max_score", "status", "output", "visibility"} <= set(t) for t in results["tests"])
 
 
