@@ -17,11 +17,11 @@ Tolerances, relative to the largest magnitude in the compared array:
 What the spec makes bit-identical (a resumed optimizer against the original) is compared exactly.
 """
 import importlib.util
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
+
+from tito.grading.contract import GradedTest
 
 from tito.grading import wire
 
@@ -39,15 +39,6 @@ def _sibling(name: str):
 
 
 pitfalls = _sibling("pitfalls")
-
-
-@dataclass(frozen=True)
-class GradedTest:
-    name: str
-    concept: str
-    points: float
-    scenario: str
-    check: Callable[[object, object], "str | None"]
 
 
 class Mismatch(Exception):

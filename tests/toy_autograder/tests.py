@@ -1,16 +1,7 @@
-from dataclasses import dataclass
-from typing import Callable
-
+"""The toy autograder's grader half: two tests, 60 and 40 points."""
 import numpy as np
 
-
-@dataclass(frozen=True)
-class GradedTest:
-    name: str
-    concept: str
-    points: float
-    scenario: str
-    check: Callable
+from tito.grading.contract import GradedTest
 
 
 def check_add(observed, expected):
