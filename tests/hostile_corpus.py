@@ -42,6 +42,17 @@ def _bomb(self):
     while True:
         hoard.append(bytearray(10**8))
 Adam.step = _bomb""", "adam_broken"),
+    "fork_bomb_in_adam_step": ("solution", """
+import os
+def _bomb(self):
+    for _ in range(10):  # 2**10 processes, were nothing to stop them
+        try:
+            os.fork()
+        except OSError:
+            pass
+    while True:
+        pass
+Adam.step = _bomb""", "adam_broken"),
     "endless_recursion_in_adam_step": ("solution", "def _again(self):\n    return _again(self)\nAdam.step = _again",
                                        "adam_broken"),
     "background_process": ("solution", """

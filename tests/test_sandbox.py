@@ -96,6 +96,28 @@ def test_no_process_outlives_its_grading(grader, tmp_path):
     assert subprocess.run(["pgrep", "-f", "sleep 987654"], capture_output=True).stdout == b""
 
 
+def test_a_fork_bomb_stops_at_the_task_limit_and_leaves_nothing(grader, tmp_path):
+    """The code reports how many of 200 forks the kernel allowed, in place of its greeting."""
+    bomb = GOOD + textwrap.dedent("""
+        import os
+        made = 0
+        for _ in range(200):
+            try:
+                if os.fork() == 0:
+                    os.execvp("sleep", ["sleep", "876543"])
+            except OSError:
+                break
+            made += 1
+        def greet(name):
+            return f"forked {made}"
+    """)
+    result = grade(grader, tmp_path, bomb)
+    made = int(messages(result).split("forked ")[1].split("'")[0])
+    assert result.score == 60 and 0 < made <= grader.limits.tasks
+    assert grade(grader, tmp_path, GOOD).score == 100
+    assert subprocess.run(["pgrep", "-f", "sleep 876543"], capture_output=True).stdout == b""
+
+
 def test_killing_the_parent_does_not_stop_grading(grader, tmp_path):
     grade(grader, tmp_path, "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n" + GOOD)
     assert grade(grader, tmp_path, GOOD).score == 100

@@ -29,6 +29,7 @@ class Limits:
     cpu_seconds: int = 60  # CPU time of one worker process
     memory_mb: int = 2048  # address space of one worker process
     output_kb: int = 1024  # what the student's code may print, in all
+    tasks: int = 32  # processes and threads the student's code may start (a fork bomb stops there)
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,8 @@ def confine(limits: Limits, scratch: Path) -> None:
     memory = limits.memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
+    tasks = tasks_of(os.getuid()) + limits.tasks
+    resource.setrlimit(resource.RLIMIT_NPROC, (tasks, tasks))
     output = limits.output_kb * 1024
     resource.setrlimit(resource.RLIMIT_FSIZE, (output, output))
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the cap fails instead of killing
@@ -89,6 +92,24 @@ def confine(limits: Limits, scratch: Path) -> None:
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+
+
+def tasks_of(uid: int) -> int:
+    """Processes and threads of `uid` that this process can see: what RLIMIT_NPROC counts.
+
+    In a PID namespace it sees only the sandbox's, which undercounts (the limit only gets
+    stricter) unless a user namespace counts them apart, as it does.
+    """
+    count = 0
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:  # not a process, or gone already
+            continue
+        if int(fields["Uid"].split()[0]) == uid:
+            count += int(fields["Threads"])
+    return count
 
 
 def describe(error: BaseException, source: str) -> dict:

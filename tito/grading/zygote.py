@@ -163,7 +163,7 @@ def _become_subreaper() -> None:
 
 
 def _drop_root() -> None:
-    """Started as root with no sandbox to do it: continue as `nobody`."""
+    """Started as root (bubblewrap run by root, or no sandbox): continue as `nobody`."""
     if os.getuid() == 0:
         os.setgroups([])
         os.setgid(65534)
