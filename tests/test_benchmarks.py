@@ -56,6 +56,23 @@ def test_command_prints_tables_and_writes_json_markdown_and_plot(course, tmp_pat
     assert (tmp_path / "results.png").stat().st_size > 0
 
 
+def test_the_readme_shows_the_targets_of_the_committed_results(course):
+    results = json.loads((course.root / bench.FOLDER / "results.json").read_text())
+    readme = (course.root / "README.md").read_text()
+    assert bench.with_targets(readme, results) == readme, "run tito bench, or rewrite the README's table"
+    assert sum(len(b["targets"]) for b in results["benchmarks"].values()) == readme.count("| met |") + readme.count(
+        "| **not met** |")
+
+
+def test_the_command_writes_the_readme_table_with_the_repository_results(course_copy, monkeypatch, capsys):
+    monkeypatch.setattr(bench, "load_benchmark", lambda root, name: argparse.Namespace(run=lambda quick: FAKE))
+    parser = argparse.ArgumentParser()
+    bench_command.add_arguments(parser)
+    assert bench_command.run(parser.parse_args(["optimizer_step"])) == 0
+    readme = (course_copy.root / "README.md").read_text()
+    assert "| fake | fast | 1 s | met |" in readme and "## Layout" in readme
+
+
 def test_an_unknown_benchmark_is_named(course):
     with pytest.raises(bench.CourseError, match="Unknown benchmark nope: choose from grade_throughput"):
         bench.run_benchmarks(course.root, ["nope"], quick=True)

@@ -23,6 +23,7 @@ from tito.course import CourseError
 
 BENCHMARKS = ("grade_throughput", "tito_test_latency", "optimizer_step")
 FOLDER = "benchmarks"
+README_TARGETS = ("<!-- written by tito bench, from benchmarks/results.json -->", "<!-- end of tito bench -->")
 
 
 def row(case: str, name: str, unit: str, samples: list[float], **extra) -> dict:
@@ -116,11 +117,15 @@ def result_table(result: dict) -> Table:
     return table
 
 
-def markdown(results: dict) -> str:
+def measured_on(results: dict) -> str:
     m = results["machine"]
-    lines = [f"Measured on {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, {m['system']}, "
-             f"Python {m['python']}, numpy {m['numpy']}, torch {m['torch']}, nbgrader {m['nbgrader']} "
-             f"(load average {m['load_average'][0]} at the start){', quick mode' if results['quick'] else ''}.", ""]
+    return (f"Measured on {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, {m['system']}, "
+            f"Python {m['python']}, numpy {m['numpy']}, torch {m['torch']}, nbgrader {m['nbgrader']} "
+            f"(load average {m['load_average'][0]} at the start){', quick mode' if results['quick'] else ''}.")
+
+
+def markdown(results: dict) -> str:
+    lines = [measured_on(results), ""]
     for result in results["benchmarks"].values():
         extras = extra_columns(result)
         lines += [f"**{result['title']}**", "",
@@ -129,6 +134,23 @@ def markdown(results: dict) -> str:
         lines += ["| " + " | ".join([r["case"], *cells(r, extras)]) + " |" for r in result["rows"]]
         lines += [""] + [f"- {line}" for line in caption(result)] + [""]
     return "\n".join(lines)
+
+
+def targets_markdown(results: dict) -> str:
+    """Every benchmark's targets and what was reached: the README's table."""
+    lines = [measured_on(results), "", "| benchmark | target | reached | |", "| --- | --- | --- | --- |"]
+    lines += [f"| {result['title']} | {t['target']} | {t['value']} | {'met' if t['met'] else '**not met**'} |"
+              for result in results["benchmarks"].values() for t in result["targets"]]
+    return "\n".join(lines)
+
+
+def with_targets(readme: str, results: dict) -> str:
+    """The README's text with its table of targets made from `results`."""
+    start, end = README_TARGETS
+    if start not in readme or end not in readme:
+        raise CourseError(f"README.md has lost the lines that hold the benchmarks' targets: {start} ... {end}")
+    before, rest = readme.split(start, 1)
+    return f"{before}{start}\n{targets_markdown(results)}\n{end}{rest.split(end, 1)[1]}"
 
 
 def plot(results: dict, path: Path) -> None:

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from tito.bench import BENCHMARKS, FOLDER, result_table, run_benchmarks, write_results
+from tito.bench import BENCHMARKS, FOLDER, result_table, run_benchmarks, with_targets, write_results
 from tito.console import console
 from tito.course import find_root
 
@@ -19,6 +19,10 @@ def run(args) -> int:
     results = run_benchmarks(root, args.benchmarks or list(BENCHMARKS), args.quick,
                              on_result=lambda result: console.print(result_table(result)))
     paths = write_results(results, out)
+    if out == root / FOLDER:
+        readme = root / "README.md"
+        readme.write_text(with_targets(readme.read_text(), results))
+        paths.append(readme)
     missed = [t["target"] for b in results["benchmarks"].values() for t in b["targets"] if not t["met"]]
     console.print(f"[{'yellow' if missed else 'green'}]{len(missed)} targets not met[/]"
                   + "".join(f"\n  {target}" for target in missed))
