@@ -53,6 +53,17 @@ def _bomb(self):
     while True:
         pass
 Adam.step = _bomb""", "adam_broken"),
+    "fills_the_disk_in_adam_step": ("solution", """
+import itertools
+def _fill(self):
+    try:
+        for i in itertools.count():
+            with open(f"junk{i}", "wb") as f:
+                f.write(bytes(500_000))
+    except OSError:
+        while True:
+            pass
+Adam.step = _fill""", "adam_broken"),
     "endless_recursion_in_adam_step": ("solution", "def _again(self):\n    return _again(self)\nAdam.step = _again",
                                        "adam_broken"),
     "background_process": ("solution", """

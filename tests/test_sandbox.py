@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from tito.grading.judge import Grader, load_autograder_from
-from tito.grading.sandbox import Isolation, choose_isolation
+from tito.grading.sandbox import SCRATCH_BYTES, Isolation, choose_isolation
 from tito.grading.submissions import Submission
 from tito.grading.worker import Limits
 
@@ -116,6 +116,45 @@ def test_a_fork_bomb_stops_at_the_task_limit_and_leaves_nothing(grader, tmp_path
     assert result.score == 60 and 0 < made <= grader.limits.tasks
     assert grade(grader, tmp_path, GOOD).score == 100
     assert subprocess.run(["pgrep", "-f", "sleep 876543"], capture_output=True).stdout == b""
+
+
+ROOM_TO_WRITE = GOOD + textwrap.dedent("""
+    import os, tempfile
+    folder = tempfile.mkdtemp()
+    for i in range(40):  # 10 MB: far more than a correct job needs, far less than a bomb
+        with open(os.path.join(folder, str(i)), "wb") as f:
+            f.write(bytes(250_000))
+""")
+
+
+@pytest.mark.parametrize("where", ["os.getcwd()", "os.path.dirname(os.getcwd())"])
+def test_a_disk_bomb_is_stopped_and_the_next_submission_finds_room(tmp_path, where):
+    """The sandbox's /scratch fills in a blink and no further. A bomb that then sits on its files
+    is killed if they are in its folder; beside it, its files are removed."""
+    isolation = choose_isolation()
+    if not isolation.isolated:
+        pytest.skip("the disk limit is the sandbox's: bubblewrap is not available on this machine")
+    bomb = GOOD + textwrap.dedent(f"""
+        import os, time
+        def greet(name):
+            written = 0
+            try:
+                while True:
+                    with open(os.path.join({where}, f"junk{{written}}"), "wb") as f:
+                        f.write(bytes(250_000))
+                    written += 1
+            except OSError:
+                time.sleep(3)
+                return f"wrote {{written * 250_000 / 2**20:.0f}} MB"
+    """)
+    with Grader(load_autograder_from(TOY), Limits(test_seconds=10, output_kb=256), isolation) as grader:
+        result = grade(grader, tmp_path, bomb)
+        assert result.score == 60
+        if where == "os.getcwd()":
+            assert "it filled the grader's disk" in messages(result)
+        else:
+            assert int(messages(result).split("wrote ")[1].split(" MB")[0]) <= SCRATCH_BYTES / 2**20
+        assert grade(grader, tmp_path, ROOM_TO_WRITE).score == 100
 
 
 def test_killing_the_parent_does_not_stop_grading(grader, tmp_path):

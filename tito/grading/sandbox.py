@@ -24,6 +24,7 @@ from pathlib import Path
 from tito.grading.wire import MAX_MESSAGE, WireError, decode
 
 SCRATCH = "/scratch"
+SCRATCH_BYTES = 256 * 2 ** 20  # the sandbox's /scratch, a tmpfs (memory) shared by every job
 
 
 class SandboxError(RuntimeError):
@@ -49,7 +50,7 @@ def bubblewrap_prefix() -> tuple[str, ...]:
              Path(next(iter(tinytorch.__path__)))}
     args = ["bwrap", *namespaces(), "--die-with-parent", "--as-pid-1", "--new-session",
             "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev",
-            "--perms", "1777", "--tmpfs", SCRATCH]
+            "--perms", "1777", "--size", str(SCRATCH_BYTES), "--tmpfs", SCRATCH]
     for link in ("bin", "lib", "lib64", "sbin"):
         if Path("/", link).is_symlink():
             args += ["--symlink", os.readlink(Path("/", link)), f"/{link}"]
@@ -107,6 +108,7 @@ class Zygote:
         self.process.stdin.close()
         self._lock = threading.Lock()
         self._exits: dict[int, int] = {}  # job -> exit code (negative: killed by that signal)
+        self._reasons: dict[int, str] = {}  # job -> why the zygote killed it, if it did
         self._gone = False  # the zygote itself has ended, and with it every job
         self._changed = threading.Condition()
         self._next_job = 0
@@ -134,6 +136,7 @@ class Zygote:
                     return
                 message = json.loads(data)
                 self._exits[message["job"]] = message["code"]
+                self._reasons[message["job"]] = message.get("reason", "")
                 self._changed.notify_all()
 
     def start(self, job_json: bytes) -> "RunningJob":
@@ -172,6 +175,10 @@ class Zygote:
         with self._changed:
             self._changed.wait_for(lambda: job in self._exits or self._gone, timeout=wait)
             return self._exits.get(job, -9 if self._gone else None)
+
+    def kill_reason(self, job: int) -> str:
+        with self._changed:
+            return self._reasons.get(job, "")
 
     def close(self) -> None:
         try:
@@ -222,6 +229,8 @@ class RunningJob:
         code = self.zygote.exit_code(self.job, wait=2.0)
         if code is None:
             return "the worker stopped answering"
+        if self.zygote.kill_reason(self.job):
+            return f"the process was killed: {self.zygote.kill_reason(self.job)}"
         if code < 0:
             name = signal.Signals(-code).name
             hint = {"SIGKILL": " (the memory or CPU limit, or a kill)", "SIGXCPU": " (the CPU-time limit)"}

@@ -11,6 +11,7 @@ import json
 import os
 import resource
 import signal
+import tempfile
 import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -88,6 +89,7 @@ def confine(limits: Limits, scratch: Path) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (output, output))
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the cap fails instead of killing
     os.chdir(scratch)
+    os.environ["TMPDIR"] = tempfile.tempdir = str(scratch)  # the student's temporary files go with the job
     log = os.open(scratch / "output.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)

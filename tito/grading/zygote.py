@@ -33,6 +33,8 @@ PRELOAD = ("abc", "collections", "copy", "dataclasses", "functools", "itertools"
            "typing", "warnings", "zipfile", "numpy.linalg", "numpy.random", "numpy.lib.format")
 PR_SET_CHILD_SUBREAPER = 36
 ORPHAN_SCAN_SECONDS = 0.5
+DISK_CHECK_SECONDS = 0.1
+MAX_SCRATCH_FILES = 10_000  # in the sandbox's /scratch, all jobs together
 
 
 def main() -> None:
@@ -48,10 +50,12 @@ def main() -> None:
 
 def serve(control: socket.socket, scenarios) -> None:
     workers: dict[int, tuple[int, str]] = {}  # pid -> (job, scratch folder)
+    reasons: dict[int, str] = {}  # pid -> why we killed that worker
+    sandboxed = os.getpid() == 1
     last_scan = 0.0
     child_ended = _wake_on_sigchld()
     while True:
-        ready = select.select([control, child_ended], [], [], ORPHAN_SCAN_SECONDS)[0]
+        ready = select.select([control, child_ended], [], [], DISK_CHECK_SECONDS)[0]
         if child_ended in ready:
             os.read(child_ended, 4096)
         if control in ready:
@@ -70,9 +74,14 @@ def serve(control: socket.socket, scenarios) -> None:
                 for pid, (job, _) in workers.items():
                     if job == request["job"]:
                         _kill_group(pid)
-        if reap(control, workers) or time.monotonic() - last_scan > ORPHAN_SCAN_SECONDS:
+        ended = reap(control, workers, reasons)
+        if ended or time.monotonic() - last_scan > ORPHAN_SCAN_SECONDS:
             kill_orphans(workers)
             last_scan = time.monotonic()
+        if sandboxed:
+            if ended:
+                remove_strays(workers)
+            police_scratch(workers, reasons)
     for pid in workers:
         _kill_group(pid)
     kill_orphans({})
@@ -94,7 +103,7 @@ def fork_worker(control, scenarios, fds: list[int], scratch: str) -> int:
     return pid
 
 
-def reap(control, workers) -> bool:
+def reap(control, workers, reasons) -> bool:
     """Collect finished children; tell the grader how each worker ended. True if any ended."""
     reaped = False
     while True:
@@ -109,8 +118,48 @@ def reap(control, workers) -> bool:
             job, scratch = workers.pop(pid)
             _kill_group(pid)
             shutil.rmtree(scratch, ignore_errors=True)
-            control.send(json.dumps({"op": "exited", "job": job,
-                                     "code": os.waitstatus_to_exitcode(status)}).encode())
+            control.send(json.dumps({"op": "exited", "job": job, "code": os.waitstatus_to_exitcode(status),
+                                     "reason": reasons.pop(pid, "")}).encode())
+
+
+def police_scratch(workers, reasons) -> None:
+    """In the sandbox, /scratch is one small tmpfs for every job. When it is half full or holds
+    too many files, remove what is outside the live jobs' folders and kill every job whose folder
+    holds an eighth of it, before it starves the others (a correct job holds kilobytes)."""
+    disk = os.statvfs(tempfile.gettempdir())
+    if (disk.f_blocks - disk.f_bfree) * 2 < disk.f_blocks and disk.f_files - disk.f_ffree < MAX_SCRATCH_FILES:
+        return
+    remove_strays(workers)
+    for pid, (_, scratch) in workers.items():
+        if pid not in reasons and footprint(scratch) * 8 >= disk.f_blocks * disk.f_frsize:
+            reasons[pid] = "it filled the grader's disk"
+            _kill_group(pid)
+
+
+def footprint(folder: str) -> int:
+    """Bytes under `folder`, counting each file as at least a page, as a tmpfs does."""
+    total = 0
+    for parent, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += max(os.lstat(os.path.join(parent, name)).st_size, 4096)
+            except OSError:
+                pass
+    return total
+
+
+def remove_strays(workers) -> None:
+    """In the sandbox: remove what ended jobs left in /scratch outside their own folders."""
+    live = {scratch for _, scratch in workers.values()}
+    for entry in os.scandir(tempfile.gettempdir()):
+        if entry.path not in live:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(entry.path)
+                except OSError:
+                    pass
 
 
 def kill_orphans(workers) -> None:
