@@ -4,6 +4,7 @@ Each entry is built from the reference solution or the untouched stub plus a cel
 runs at import; `deserves` is the submission it must score exactly like:
 - "solution" / "stub": full marks / nothing;
 - "adam_broken": the solution with Adam.step raising, so every test that uses Adam fails;
+- "step_broken": the solution with Optimizer.step raising, so every test that steps fails;
 - "at_most_stub": a cheat on top of the stub, which must not score more than the stub.
 """
 from __future__ import annotations
@@ -17,6 +18,12 @@ ADAM_RAISES = """
 def _broken(self):
     raise RuntimeError("Adam is broken")
 Adam.step = _broken
+"""
+
+STEP_RAISES = """
+def _broken(self):
+    raise RuntimeError("step is broken")
+Optimizer.step = _broken
 """
 
 CORPUS = {
@@ -42,6 +49,16 @@ def _bomb(self):
     while True:
         hoard.append(bytearray(10**8))
 Adam.step = _bomb""", "adam_broken"),
+    "memory_bomb_in_every_step": ("solution", """
+def _bomb(self):
+    hoard = []
+    try:
+        while True:
+            hoard.append(b"x" * 10**7)  # written, so the memory is really taken
+    except MemoryError:
+        while True:  # and held: every test runs late, side by side with the others
+            pass
+Optimizer.step = _bomb""", "step_broken"),
     "fork_bomb_in_adam_step": ("solution", """
 import os
 def _bomb(self):
@@ -109,6 +126,7 @@ for top, folders, files in os.walk("/"):
             break""", "at_most_stub"),
     # Broken
     "adam_broken": ("solution", ADAM_RAISES, "adam_broken"),
+    "step_broken": ("solution", STEP_RAISES, "step_broken"),
 }
 
 RAW_FILES = {

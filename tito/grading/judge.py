@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib.util
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tito.course import CourseError, Module
@@ -179,8 +179,9 @@ class _Apart:
     def start(self, names: list[str]) -> None:
         if not self.started:
             self.started = time.monotonic()
-            self.running = [(name, self.grader.start_worker(Job(self.cells, [name], self.grader.limits)))
-                            for name in names]
+            # Side by side, each gets half the memory: a bomb in code every test runs stays bounded.
+            limits = replace(self.grader.limits, memory_mb=self.grader.limits.memory_mb // 2)
+            self.running = [(name, self.grader.start_worker(Job(self.cells, [name], limits))) for name in names]
 
     def collect(self, observed: dict) -> None:
         limits = self.grader.limits

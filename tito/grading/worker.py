@@ -28,7 +28,7 @@ PR_SET_DUMPABLE = 4
 class Limits:
     test_seconds: float = 5.0  # wall time of one test (a correct one takes milliseconds)
     cpu_seconds: int = 60  # CPU time of one worker process
-    memory_mb: int = 2048  # address space of one worker process
+    memory_mb: int = 512  # address space of one worker process (a correct one peaks near 150 MB)
     output_kb: int = 1024  # what the student's code may print, in all
     tasks: int = 32  # processes and threads the student's code may start (a fork bomb stops there)
 
