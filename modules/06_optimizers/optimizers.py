@@ -1466,7 +1466,8 @@ print(f"in place, whole arrays: {1e3 * in_place:.1f} ms; in place, in blocks: {1
 # PyTorch goes further: its *fused* optimizers (`torch.optim.Adam(..., fused=True)`) compute the
 # whole update in one pass per element in compiled code, and its *foreach* implementations process
 # all parameters in a handful of large operations instead of one small operation per parameter.
-# None of this changes the arithmetic; all of it cuts the memory traffic.
+# None of this changes the arithmetic; all of it cuts the memory traffic. On a CPU, PyTorch also
+# splits each large tensor among all the cores, where numpy runs every operation on one.
 #
 # ### At scale
 #
