@@ -99,8 +99,9 @@ def confine(limits: Limits, scratch: Path) -> None:
 def tasks_of(uid: int) -> int:
     """Processes and threads of `uid` that this process can see: what RLIMIT_NPROC counts.
 
-    In a PID namespace it sees only the sandbox's, which undercounts (the limit only gets
-    stricter) unless a user namespace counts them apart, as it does.
+    In the sandbox only the sandbox's are seen: exactly what the kernel counts in a user
+    namespace; without one, the uid's other processes on the machine are missed, and the limit
+    only gets stricter.
     """
     count = 0
     for entry in filter(str.isdigit, os.listdir("/proc")):

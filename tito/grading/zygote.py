@@ -149,7 +149,7 @@ def footprint(folder: str) -> int:
 
 
 def remove_strays(workers) -> None:
-    """In the sandbox: remove what ended jobs left in /scratch outside their own folders."""
+    """In the sandbox: remove everything in /scratch outside the live jobs' folders."""
     live = {scratch for _, scratch in workers.values()}
     for entry in os.scandir(tempfile.gettempdir()):
         if entry.path not in live:
