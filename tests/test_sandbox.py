@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 
 from tito.grading.judge import Grader, load_autograder_from
-from tito.grading.sandbox import SCRATCH_BYTES, Isolation, choose_isolation
+from tito.grading.sandbox import Isolation, choose_isolation
 from tito.grading.submissions import Submission
 from tito.grading.worker import Limits
+from tito.grading.zygote import SCRATCH_BYTES
 
 pytestmark = pytest.mark.grading
 

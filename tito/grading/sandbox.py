@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tito.grading.wire import MAX_MESSAGE, WireError, decode
+from tito.grading.zygote import SCRATCH_BYTES
 
 SCRATCH = "/scratch"
-SCRATCH_BYTES = 256 * 2 ** 20  # the sandbox's /scratch, a tmpfs (memory) shared by every job
 
 
 class SandboxError(RuntimeError):
@@ -50,7 +50,7 @@ def bubblewrap_prefix() -> tuple[str, ...]:
              Path(next(iter(tinytorch.__path__)))}
     args = ["bwrap", *namespaces(), "--die-with-parent", "--as-pid-1", "--new-session",
             "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev",
-            "--perms", "1777", "--size", str(SCRATCH_BYTES), "--tmpfs", SCRATCH]
+            "--perms", "1777", *scratch_size(), "--tmpfs", SCRATCH]
     for link in ("bin", "lib", "lib64", "sbin"):
         if Path("/", link).is_symlink():
             args += ["--symlink", os.readlink(Path("/", link)), f"/{link}"]
@@ -74,6 +74,14 @@ def namespaces() -> list[str]:
     if os.getuid() != 0:
         return ["--unshare-all"]
     return ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+
+
+def scratch_size() -> list[str]:
+    """The size of the sandbox's /scratch, a tmpfs, where bubblewrap can set it (0.7 and later).
+
+    Otherwise it is half the machine's memory, and only the zygote's watch bounds it."""
+    usage = subprocess.run(["bwrap", "--help"], capture_output=True, text=True).stdout
+    return ["--size", str(SCRATCH_BYTES)] if "--size" in usage else []
 
 
 def choose_isolation(allow_none: bool = True) -> Isolation:

@@ -34,7 +34,8 @@ PRELOAD = ("abc", "collections", "copy", "dataclasses", "functools", "itertools"
 PR_SET_CHILD_SUBREAPER = 36
 ORPHAN_SCAN_SECONDS = 0.5
 DISK_CHECK_SECONDS = 0.1
-MAX_SCRATCH_FILES = 10_000  # in the sandbox's /scratch, all jobs together
+SCRATCH_BYTES = 256 * 2 ** 20  # what the jobs may hold in the sandbox's /scratch, together
+MAX_SCRATCH_FILES = 10_000
 
 
 def main() -> None:
@@ -123,15 +124,16 @@ def reap(control, workers, reasons) -> bool:
 
 
 def police_scratch(workers, reasons) -> None:
-    """In the sandbox, /scratch is one small tmpfs for every job. When it is half full or holds
-    too many files, remove what is outside the live jobs' folders and kill every job whose folder
-    holds an eighth of it, before it starves the others (a correct job holds kilobytes)."""
+    """In the sandbox, /scratch is one tmpfs for every job. When it holds half of SCRATCH_BYTES
+    or too many files, remove what is outside the live jobs' folders and kill every job whose
+    folder holds an eighth, before it starves the others (a correct job holds kilobytes)."""
     disk = os.statvfs(tempfile.gettempdir())
-    if (disk.f_blocks - disk.f_bfree) * 2 < disk.f_blocks and disk.f_files - disk.f_ffree < MAX_SCRATCH_FILES:
+    used = (disk.f_blocks - disk.f_bfree) * disk.f_frsize
+    if used * 2 < SCRATCH_BYTES and disk.f_files - disk.f_ffree < MAX_SCRATCH_FILES:
         return
     remove_strays(workers)
     for pid, (_, scratch) in workers.items():
-        if pid not in reasons and footprint(scratch) * 8 >= disk.f_blocks * disk.f_frsize:
+        if pid not in reasons and footprint(scratch) * 8 >= SCRATCH_BYTES:
             reasons[pid] = "it filled the grader's disk"
             _kill_group(pid)
 
