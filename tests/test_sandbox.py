@@ -59,6 +59,18 @@ def test_a_hanging_test_loses_only_its_points(grader, tmp_path):
     assert result.score == 60 and "ran for more than 2 s" in messages(result)
 
 
+def test_a_late_submission_runs_at_the_lowest_priority(grader, tmp_path):
+    code = GOOD + textwrap.dedent("""
+        import os, time
+        def add(a, b):
+            while True: pass
+        def greet(name):
+            time.sleep(0.5)
+            return f"nice {os.nice(0)}"
+    """)
+    assert "greet gave 'nice 19'" in messages(grade(grader, tmp_path, code))
+
+
 def test_signals_ignored_do_not_save_a_loop(grader, tmp_path):
     code = GOOD + textwrap.dedent("""
         import signal
@@ -128,33 +140,42 @@ ROOM_TO_WRITE = GOOD + textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("where", ["os.getcwd()", "os.path.dirname(os.getcwd())"])
-def test_a_disk_bomb_is_stopped_and_the_next_submission_finds_room(tmp_path, where):
-    """The sandbox's /scratch fills in a blink and no further. A bomb that then sits on its files
-    is killed if they are in its folder; beside it, its files are removed."""
-    isolation = choose_isolation()
-    if not isolation.isolated:
-        pytest.skip("the disk limit is the sandbox's: bubblewrap is not available on this machine")
-    bomb = GOOD + textwrap.dedent(f"""
+def disk_bomb(folder: str) -> str:
+    """Code that writes files of 250 KB into `folder` until it may not, then sits for 3 s."""
+    return GOOD + textwrap.dedent(f"""
         import os, time
         def greet(name):
             written = 0
             try:
                 while True:
-                    with open(os.path.join({where}, f"junk{{written}}"), "wb") as f:
+                    with open(os.path.join({folder}, f"junk{{written}}"), "wb") as f:
                         f.write(bytes(250_000))
                     written += 1
             except OSError:
                 time.sleep(3)
                 return f"wrote {{written * 250_000 / 2**20:.0f}} MB"
     """)
-    with Grader(load_autograder_from(TOY), Limits(test_seconds=10, output_kb=256), isolation) as grader:
-        result = grade(grader, tmp_path, bomb)
-        assert result.score == 60
-        if where == "os.getcwd()":
-            assert "it filled the grader's disk" in messages(result)
-        else:
-            assert int(messages(result).split("wrote ")[1].split(" MB")[0]) <= SCRATCH_BYTES / 2**20
+
+
+def test_a_job_that_fills_its_folder_is_killed_and_the_next_finds_room(grader, tmp_path):
+    result = grade(grader, tmp_path, disk_bomb("os.getcwd()"))
+    assert result.score == 60 and "it filled the grader's disk" in messages(result)
+    assert grade(grader, tmp_path, ROOM_TO_WRITE).score == 100
+
+
+def test_scratch_is_a_bounded_tmpfs_and_files_left_beside_the_folders_go(tmp_path):
+    isolation = choose_isolation()
+    if not isolation.isolated:
+        pytest.skip("/scratch is the sandbox's: bubblewrap is not available on this machine")
+    size = GOOD + textwrap.dedent("""
+        import os
+        disk = os.statvfs(os.path.dirname(os.getcwd()))
+        def greet(name):
+            return f"{disk.f_blocks * disk.f_frsize} bytes"
+    """)
+    with Grader(load_autograder_from(TOY), Limits(test_seconds=3, output_kb=256), isolation) as grader:
+        assert f"greet gave '{SCRATCH_BYTES} bytes'" in messages(grade(grader, tmp_path, size))
+        assert grade(grader, tmp_path, disk_bomb("os.path.dirname(os.getcwd())")).score == 60
         assert grade(grader, tmp_path, ROOM_TO_WRITE).score == 100
 
 

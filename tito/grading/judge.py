@@ -124,7 +124,8 @@ class Grader:
 
         A correct test answers in milliseconds. When one is late, the tests after it start at
         once, each in a worker of its own, while this one gets the rest of its time limit: a bug
-        that hangs many tests then costs about one limit, not one per test.
+        that hangs many tests then costs about one limit, not one per test. All of them run at
+        the lowest CPU priority, so that they do not slow other submissions' tests.
         """
         started = time.monotonic()
         running = self.start_worker(job)
@@ -139,6 +140,7 @@ class Grader:
                 late = min(LATE_SECONDS, self.limits.test_seconds)
                 message = running.receive(late)
                 if message == "timeout":
+                    running.demote()
                     apart.start(job.scenarios[i + 1:])
                     message = running.receive(self.limits.test_seconds - late)
                 if isinstance(message, dict) and message.get("scenario") == name:
@@ -179,9 +181,12 @@ class _Apart:
     def start(self, names: list[str]) -> None:
         if not self.started:
             self.started = time.monotonic()
-            # Side by side, each gets half the memory: a bomb in code every test runs stays bounded.
+            # Side by side, each gets half the memory and the lowest CPU priority: a bomb or a loop
+            # in code that every test runs slows down no other submission.
             limits = replace(self.grader.limits, memory_mb=self.grader.limits.memory_mb // 2)
             self.running = [(name, self.grader.start_worker(Job(self.cells, [name], limits))) for name in names]
+            for _, job in self.running:
+                job.demote()
 
     def collect(self, observed: dict) -> None:
         limits = self.grader.limits

@@ -168,9 +168,16 @@ class Zygote:
         return RunningJob(self, job, results_r)
 
     def kill(self, job: int) -> None:
+        self._ask("kill", job)
+
+    def demote(self, job: int) -> None:
+        """Give a job, and every process it started, the lowest CPU priority."""
+        self._ask("demote", job)
+
+    def _ask(self, op: str, job: int) -> None:
         with self._lock:
             try:
-                self.control.send(json.dumps({"op": "kill", "job": job}).encode())
+                self.control.send(json.dumps({"op": op, "job": job}).encode())
             except OSError:
                 pass
 
@@ -244,6 +251,9 @@ class RunningJob:
             hint = {"SIGKILL": " (the memory or CPU limit, or a kill)", "SIGXCPU": " (the CPU-time limit)"}
             return f"the process was killed by {name}{hint.get(name, '')}"
         return f"the process exited with code {code} (sys.exit or os._exit in your code?)"
+
+    def demote(self) -> None:
+        self.zygote.demote(self.job)
 
     def stop(self) -> None:
         if self.zygote.exit_code(self.job) is None:

@@ -33,9 +33,11 @@ PRELOAD = ("abc", "collections", "copy", "dataclasses", "functools", "itertools"
            "typing", "warnings", "zipfile", "numpy.linalg", "numpy.random", "numpy.lib.format")
 PR_SET_CHILD_SUBREAPER = 36
 ORPHAN_SCAN_SECONDS = 0.5
-DISK_CHECK_SECONDS = 0.1
-SCRATCH_BYTES = 256 * 2 ** 20  # what the jobs may hold in the sandbox's /scratch, together
+DISK_CHECK_SECONDS = 0.02  # a bomb writes 50 MB in that time, not more
+JOB_SCRATCH_BYTES = 32 * 2 ** 20  # what one job may hold in its folder, files counted as pages
+SCRATCH_BYTES = 1024 * 2 ** 20  # the sandbox's /scratch, with room for many bombs while they are killed
 MAX_SCRATCH_FILES = 10_000
+LOWEST_PRIORITY = 19  # nice value
 
 
 def main() -> None:
@@ -71,18 +73,19 @@ def serve(control: socket.socket, scenarios) -> None:
                 scratch = tempfile.mkdtemp(prefix=f"job{request['job']}-")
                 pid = fork_worker(control, scenarios, fds, scratch)
                 workers[pid] = (request["job"], scratch)
-            elif request["op"] == "kill":
+            elif request["op"] in ("kill", "demote"):
                 for pid, (job, _) in workers.items():
                     if job == request["job"]:
-                        _kill_group(pid)
+                        (_kill_group if request["op"] == "kill" else _demote_group)(pid)
         ended = reap(control, workers, reasons)
         if ended or time.monotonic() - last_scan > ORPHAN_SCAN_SECONDS:
             kill_orphans(workers)
             last_scan = time.monotonic()
+        police_disk(workers, reasons)
         if sandboxed:
             if ended:
                 remove_strays(workers)
-            police_scratch(workers, reasons)
+            police_scratch(workers)
     for pid in workers:
         _kill_group(pid)
     kill_orphans({})
@@ -123,19 +126,22 @@ def reap(control, workers, reasons) -> bool:
                                      "reason": reasons.pop(pid, "")}).encode())
 
 
-def police_scratch(workers, reasons) -> None:
-    """In the sandbox, /scratch is one tmpfs for every job. When it holds half of SCRATCH_BYTES
-    or too many files, remove what is outside the live jobs' folders and kill every job whose
-    folder holds an eighth, before it starves the others (a correct job holds kilobytes)."""
-    disk = os.statvfs(tempfile.gettempdir())
-    used = (disk.f_blocks - disk.f_bfree) * disk.f_frsize
-    if used * 2 < SCRATCH_BYTES and disk.f_files - disk.f_ffree < MAX_SCRATCH_FILES:
-        return
-    remove_strays(workers)
+def police_disk(workers, reasons) -> None:
+    """Kill every job whose folder holds more than JOB_SCRATCH_BYTES (a correct one holds
+    kilobytes), before it fills the disk under the others."""
     for pid, (_, scratch) in workers.items():
-        if pid not in reasons and footprint(scratch) * 8 >= SCRATCH_BYTES:
+        if pid not in reasons and footprint(scratch) > JOB_SCRATCH_BYTES:
             reasons[pid] = "it filled the grader's disk"
             _kill_group(pid)
+
+
+def police_scratch(workers) -> None:
+    """In the sandbox, /scratch is one tmpfs for every job: when it holds half of SCRATCH_BYTES
+    or too many files, remove what is outside the live jobs' folders."""
+    disk = os.statvfs(tempfile.gettempdir())
+    used = (disk.f_blocks - disk.f_bfree) * disk.f_frsize
+    if used * 2 >= SCRATCH_BYTES or disk.f_files - disk.f_ffree >= MAX_SCRATCH_FILES:
+        remove_strays(workers)
 
 
 def footprint(folder: str) -> int:
@@ -199,6 +205,18 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _demote_group(pid: int) -> None:
+    """The lowest CPU priority for a worker and what it started: it can no longer slow the others.
+
+    The worker itself first: a new one may not have made its process group yet, and what it
+    starts later inherits its priority."""
+    for which in (os.PRIO_PROCESS, os.PRIO_PGRP):
+        try:
+            os.setpriority(which, pid, LOWEST_PRIORITY)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def _kill(pid: int) -> None:
