@@ -244,8 +244,9 @@ class RunningJob:
         code = self.zygote.exit_code(self.job, wait=2.0)
         if code is None:
             return "the worker stopped answering"
-        if self.zygote.kill_reason(self.job):
-            return f"the process was killed: {self.zygote.kill_reason(self.job)}"
+        reason = self.zygote.kill_reason(self.job)
+        if reason:
+            return f"the process was killed: {reason}"
         if code < 0:
             name = signal.Signals(-code).name
             hint = {"SIGKILL": " (the memory or CPU limit, or a kill)", "SIGXCPU": " (the CPU-time limit)"}
