@@ -13,7 +13,7 @@ import pytest
 
 from hostile_corpus import CORPUS, RAW_FILES, with_cell
 from tito.cli import main
-from tito.nbgrader_course import nbgrader_env, write_submission
+from tito.nbgrader_course import filled_notebook, nbgrader_env, release_notebook, write_submission
 
 pytestmark = pytest.mark.grading
 
@@ -89,33 +89,86 @@ def sample_submissions(course) -> dict[str, str]:
                     "syntax_error": RAW_FILES["syntax_error.py"]}
 
 
-def tito_scores(course, tmp_path):
-    folder = tmp_path / "subs"
-    folder.mkdir()
-    for student, code in sample_submissions(course).items():
-        (folder / f"{student}.py").write_text(code)
+PATCHES_THE_KERNEL = """
+# Every verdict the kernel could decide, forged: the bridge, builtins, AssertionError, nbgrader.
+import builtins, nbgrader.utils, tito.grading.bridge
+tito.grading.bridge.hidden_test = lambda name: print("passed")
+builtins.AssertionError = type("AssertionError", (Exception,), {})
+nbgrader.utils.determine_grade = lambda cell, log=None: (cell.metadata.nbgrader["points"],) * 2
+"""
+
+
+def released_notebook(course, tmp_path):
+    out = tmp_path / "release"
+    assert main(["release", course.assignment, "--out", str(out)]) == 0
+    return out / "modules" / course.module(course.assignment).folder / "optimizers.ipynb"
+
+
+def class_of_notebooks(course, release: Path) -> dict:
+    """Student id -> notebook, each made from the released notebook: samples, the untouched
+    release (an honest no-op), and notebooks that tamper with the kernel or the hidden cells."""
+    import nbformat
+
+    codes = {Path(name).stem: (samples(course) / name).read_text() for name in SAMPLES}
+    notebooks = {student: filled_notebook(release, code) for student, code in codes.items()}
+    notebooks["noop"] = nbformat.read(release, as_version=4)
+    patcher = nbformat.read(release, as_version=4)
+    patcher.cells.insert(3, nbformat.v4.new_code_cell(PATCHES_THE_KERNEL))
+    rewriter = filled_notebook(release, codes["sgd_only"])
+    hidden = [c for c in rewriter.cells if c.metadata.get("nbgrader", {}).get("grade_id", "").startswith("hidden_")]
+    for cell in hidden[1:]:
+        cell.source, cell.metadata.nbgrader["points"] = "print('passed')", 1000
+    rewriter.cells.remove(hidden[0])
+    sample = samples(course) / "nb_student" / "06_optimizers" / "optimizers.ipynb"
+    return notebooks | {"patcher": patcher, "rewriter": rewriter,
+                        "nb_student": nbformat.read(sample, as_version=4)}
+
+
+def nbgrader_scores(nbgrader_course: Path, module) -> dict:
+    nbgrader = [sys.executable, "-m", "nbgrader"]
+    for command in (["autograde", module.folder, "--create", "--force"], ["export"]):
+        result = subprocess.run(nbgrader + command, cwd=nbgrader_course, env=nbgrader_env(),
+                                capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[-3000:]
+    return {r["student_id"]: float(r["score"]) for r in csv.DictReader((nbgrader_course / "grades.csv").open())}
+
+
+def tito_grade_scores(folder: Path, tmp_path) -> dict:
     out = tmp_path / "graded"
-    assert main(["grade", course.assignment, str(folder), "--out", str(out)]) == 0
+    assert main(["grade", "06", str(folder), "--out", str(out)]) == 0
     return {r["student"]: float(r["score"]) for r in csv.DictReader((out / "grades.csv").open())}
 
 
 @pytest.mark.slow
-def test_nbgrader_gives_the_same_scores_as_tito_grade(course, tmp_path, capsys):
+def test_nbgrader_grades_the_released_notebook_as_tito_grade_does_and_cannot_be_fooled(course, tmp_path, capsys):
     module = course.module(course.assignment)
+    release = released_notebook(course, tmp_path)
     nbgrader_course = tmp_path / "nbgrader"
     assert main(["nbgrader", course.assignment, "--course", str(nbgrader_course)]) == 0
-    for student, code in sample_submissions(course).items():
-        write_submission(nbgrader_course, module, student, code)
-    env = nbgrader_env()
-    nbgrader = [sys.executable, "-m", "nbgrader"]
-    for command in (["generate_assignment", module.folder, "--force"],
-                    ["autograde", module.folder, "--create", "--force"], ["export"]):
-        result = subprocess.run(nbgrader + command, cwd=nbgrader_course, env=env, capture_output=True, text=True)
-        assert result.returncode == 0, result.stderr[-2000:]
-    rows = csv.DictReader((nbgrader_course / "grades.csv").open())
-    by_nbgrader = {r["student_id"]: float(r["score"]) for r in rows}
-    assert by_nbgrader == tito_scores(course, tmp_path)
-    assert by_nbgrader["correct_percent"] == 100 and by_nbgrader["stub"] == by_nbgrader["patches_numpy"] == 0
+    result = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", module.folder],
+                            cwd=nbgrader_course, env=nbgrader_env(), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    cells = [json.loads(path.read_text())["cells"] for path in (release, release_notebook(nbgrader_course, module))]
+    assert [(c["cell_type"], c["source"], c["metadata"]) for c in cells[0]] == \
+        [(c["cell_type"], c["source"], c["metadata"]) for c in cells[1]]
+    for student, notebook in class_of_notebooks(course, release).items():
+        write_submission(nbgrader_course, module, student, notebook)
+    by_nbgrader = nbgrader_scores(nbgrader_course, module)
+    by_tito = tito_grade_scores(nbgrader_course / "submitted", tmp_path)
+    assert by_nbgrader == by_tito
+    assert by_nbgrader["correct_percent"] == by_nbgrader["nb_student"] == 100
+    assert by_nbgrader["noop"] == by_nbgrader["patcher"] == 0
+    assert 0 < by_nbgrader["rewriter"] == by_nbgrader["sgd_only"] < 100
+
+
+def test_the_hidden_cells_fail_in_a_course_that_lost_the_grading_step(monkeypatch, capsys):
+    from tito.grading.bridge import NotGradedHere, hidden_test
+
+    hidden_test("adam_first_step")
+    assert "graded by the course autograder when you submit" in capsys.readouterr().out
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    with pytest.raises(NotGradedHere, match="tito nbgrader"):
+        hidden_test("adam_first_step")
 
 
 def test_gradescope_bundle_runs_against_a_fake_autograder_tree(course, tmp_path, capsys):

@@ -1,4 +1,10 @@
-"""Lay out an nbgrader course whose graded cells call the course's own autograder."""
+"""Lay out an nbgrader course that grades the notebook `tito release` gives students.
+
+Its source notebook is `tito.release.assignment_notebook`, so `nbgrader generate_assignment`
+makes the notebook `tito release` makes; its configuration puts tito's steps into nbgrader's
+pipelines (`tito.nbgrader_hooks`): the stubs of `tito generate`, and the hidden tests' verdicts
+decided by the course's sandboxed grader, outside the student's kernel.
+"""
 from __future__ import annotations
 
 import shutil
@@ -8,74 +14,73 @@ from tito.course import REGISTRY, Course, CourseError, Module
 from tito.grading.judge import grader_files, load_autograder
 
 CONFIG = '''c = get_config()  # noqa: F821
+from tito.nbgrader_hooks import autograde_preprocessors, generate_preprocessors
+
 c.CourseDirectory.root = {root!r}
 c.CourseDirectory.course_id = "tinytorch"
-c.ClearSolutions.code_stub = {{"python": 'raise NotImplementedError("see the TODO above")'}}
-c.ExecutePreprocessor.timeout = 120
+# nbgrader's pipelines with tito's steps: the stubs `tito generate` writes, and each hidden test's
+# verdict decided by the course's sandboxed grader after the notebook ran (tito.nbgrader_hooks).
+c.GenerateAssignment.preprocessors = generate_preprocessors()
+c.Autograde.autograde_preprocessors = autograde_preprocessors()
+c.HiddenTestVerdicts.course_root = {root!r}
+c.HiddenTestVerdicts.module = {module!r}
+c.Execute.timeout = {timeout}
 '''
-BRIDGE_INTRO = ("## Autograded tests\n\nThe cells below are graded by the course autograder, "
-                "which runs your exported code in a separate process. Run `tito test` for the tests you can see.")
+KERNEL_SECONDS = 120  # of one cell in the student's kernel; the grader has its own limits
 
 
 def build_course(course: Course, module: Module, out: Path) -> Path:
     """`out` becomes an nbgrader course: config, the source notebook and the autograder it calls."""
+    from tito.release import assignment_notebook
+
     if (out / "source").exists():
         raise CourseError(f"{out} already holds an nbgrader course: choose a new folder.")
     out.mkdir(parents=True, exist_ok=True)
-    (out / "nbgrader_config.py").write_text(CONFIG.format(root=str(out.resolve())))
+    config = CONFIG.format(root=str(out.resolve()), module=module.number, timeout=KERNEL_SECONDS)
+    (out / "nbgrader_config.py").write_text(config)
     shutil.copy2(course.root / REGISTRY, out / REGISTRY)
     autograder = load_autograder(module)
     for source in grader_files(autograder.folder):
         target = out / "autograder" / module.folder / source.relative_to(autograder.folder)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
-    write_source_notebook(module, autograder.tests, out / "source" / module.folder)
+    _write_notebook(assignment_notebook(module, autograder.tests), source_notebook(out, module))
     return out
 
 
-def write_source_notebook(module: Module, tests, folder: Path) -> Path:
-    """The solution notebook, its visible tests kept as checks, the hidden tests as graded cells."""
-    import jupytext
-    from nbformat.v4 import new_code_cell, new_markdown_cell
-
-    notebook = jupytext.read(module.solution)
-    for cell in notebook.cells:
-        if cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
-            cell.metadata.nbgrader.update(grade=False, locked=True)
-            cell.metadata.nbgrader.pop("points", None)
-    notebook.cells.append(new_markdown_cell(BRIDGE_INTRO, metadata=_nbgrader("autograded_intro")))
-    for test in tests:
-        source = (f"# Test: {test.concept}\nfrom tito.grading.bridge import assert_passed\n"
-                  f"assert_passed({test.name!r})")
-        notebook.cells.append(new_code_cell(source, metadata=_nbgrader(f"hidden_{test.name}", test.points)))
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / Path(module.file).with_suffix(".ipynb").name
-    jupytext.write(notebook, target)
-    return target
+def source_notebook(course_dir: Path, module: Module) -> Path:
+    return course_dir / "source" / module.folder / Path(module.file).with_suffix(".ipynb").name
 
 
-def _nbgrader(grade_id: str, points: float | None = None) -> dict:
-    meta = {"grade_id": grade_id, "locked": True, "schema_version": 3, "solution": False,
-            "grade": points is not None}
-    if points is not None:
-        meta["points"] = points
-    return {"nbgrader": meta}
+def release_notebook(course_dir: Path, module: Module) -> Path:
+    """What `nbgrader generate_assignment` made for students (the same as `tito release`'s)."""
+    return course_dir / "release" / module.folder / Path(module.file).with_suffix(".ipynb").name
 
 
-def write_submission(course_dir: Path, module: Module, student: str, code: str) -> Path:
-    """A submitted notebook for nbgrader made from plain code (for demos, tests and benchmarks):
-    the code as one exported cell, then the source notebook's graded cells."""
+def filled_notebook(release: Path, code: str):
+    """The released notebook with `code` as its answer (for demos, tests and benchmarks): the
+    code in the first solution cell, the other solution cells emptied, every other cell kept."""
     import nbformat
 
-    source = course_dir / "source" / module.folder / Path(module.file).with_suffix(".ipynb").name
-    template = nbformat.read(source, as_version=4)
-    graded = [c for c in template.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
-    notebook = nbformat.v4.new_notebook(metadata=template.metadata)
-    notebook.cells = [nbformat.v4.new_code_cell("#| export\n" + code), *graded]
-    target = course_dir / "submitted" / student / module.folder / source.name
+    notebook = nbformat.read(release, as_version=4)
+    answers = [c for c in notebook.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")]
+    for i, cell in enumerate(answers):
+        cell.source = "#| export\n" + code if i == 0 else ""
+    return notebook
+
+
+def write_submission(course_dir: Path, module: Module, student: str, notebook) -> Path:
+    """Put a student's notebook where `nbgrader autograde` looks for it."""
+    target = course_dir / "submitted" / student / module.folder / release_notebook(course_dir, module).name
+    _write_notebook(notebook, target)
+    return target
+
+
+def _write_notebook(notebook, target: Path) -> None:
+    import nbformat
+
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, target)
-    return target
 
 
 def nbgrader_env() -> dict[str, str]:

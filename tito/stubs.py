@@ -1,8 +1,10 @@
 """Generate the student's copy of a module from the instructor's source.
 
-nbgrader's `ClearSolutions` replaces each `### BEGIN SOLUTION` ... `### END SOLUTION` region with a
-stub; `TodoMessages` then puts the region's `# TODO:` sentence into the stub's exception, so a
-student who calls an unfinished function reads what to implement.
+`TodoStubs` is nbgrader's `ClearSolutions`, which replaces each `### BEGIN SOLUTION` ...
+`### END SOLUTION` region with a stub, that also puts the region's `# TODO:` sentence into the
+stub's exception, so a student who calls an unfinished function reads what to implement.
+`tito generate`, `tito release` and the nbgrader course's `generate_assignment` all clear
+solutions with it, so every student copy has the same stubs.
 """
 from __future__ import annotations
 
@@ -20,18 +22,20 @@ TODO = re.compile(r"^\s*# TODO:\s*(?P<todo>.+?)\s*$")
 def student_text(solution: Path) -> str:
     """The student's version of a solution source, in the same jupytext percent format."""
     import jupytext  # imported here: it costs a second, and only instructors generate stubs
-    from nbgrader.preprocessors import ClearSolutions
 
     notebook = jupytext.read(solution)
-    notebook, _ = ClearSolutions(code_stub={"python": STUB}).preprocess(notebook, {})
+    notebook, _ = todo_stubs().preprocess(notebook, {"source": str(solution)})
     notebook.metadata.setdefault("jupytext", {})["formats"] = PAIRING
-    for cell in notebook.cells:
-        if cell.cell_type == "code":
-            cell.source = fill_todo_messages(cell.source, solution)
     return jupytext.writes(notebook, fmt="py:percent")
 
 
-def fill_todo_messages(source: str, solution: Path) -> str:
+def todo_stubs():
+    from tito.nbgrader_hooks import TodoStubs  # imported here: nbgrader costs a second
+
+    return TodoStubs()
+
+
+def fill_todo_messages(source: str, solution: Path | str) -> str:
     """Replace each stub's `{todo}` with the `# TODO:` sentence on the line above it."""
     lines = source.split("\n")
     for i, line in enumerate(lines):

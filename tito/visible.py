@@ -13,6 +13,7 @@ from pathlib import Path
 from tito.cells import Cell, read_cells
 from tito.course import CourseError
 from tito.exporter import export_cells
+from tito.release import HIDDEN_PREFIX
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,16 @@ def concept_of(cell: Cell) -> str:
     return first.removeprefix("# Test:").strip() if first.startswith("# Test:") else cell.nbgrader["grade_id"]
 
 
+def is_visible_test(cell: Cell) -> bool:
+    """A test cell with points: graded in the module's source; in the released notebook a locked
+    cell nbgrader does not grade (it grades only the hidden tests' cells, `hidden_...`)."""
+    meta = cell.nbgrader
+    return (cell.kind == "code" and "points" in meta and not meta.get("solution")
+            and not str(meta.get("grade_id", "")).startswith(HIDDEN_PREFIX))
+
+
 def run_visible_tests(path: Path) -> list[TestResult]:
-    graded = [cell for cell in read_cells(path) if cell.is_graded]
+    graded = [cell for cell in read_cells(path) if is_visible_test(cell)]
     if not graded:
         raise CourseError(f"{path} has no graded test cells.")
     namespace, import_error = {"__name__": "student"}, ""

@@ -1,39 +1,24 @@
-"""Graded cells of an nbgrader notebook call into the same autograder as `tito grade`.
+"""What a hidden test's cell does when it runs in a notebook's kernel: it decides nothing.
 
-A cell `assert_passed("adam_bias_correction")` grades the notebook file on disk (the student's
-submission as nbgrader copied it) in worker processes, once per kernel, and fails with the
-autograder's message when that test did not pass. The student's code never decides the result:
-the worker runs it, and this process compares.
+The verdict of a hidden test is the course autograder's, set by nbgrader's autograde step
+(`tito.nbgrader_hooks.HiddenTestVerdicts`) outside the kernel, which has just run the student's
+cells and may have been changed by them in any way. In the student's own notebook the cell only
+says so. During `nbgrader autograde` it fails, so that a course whose configuration lost that
+step grades every hidden test 0, never 100.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
-from tito.course import CourseError, load_course
-from tito.grading.judge import Grader, SubmissionResult, load_autograder
-from tito.grading.submissions import Submission
-from tito.grading.worker import Limits
-
-_graded: dict[Path, SubmissionResult] = {}
+import os
 
 
-def assert_passed(test_name: str) -> None:
-    outcomes = {o.name: o for o in _grade_notebook().outcomes}
-    if test_name not in outcomes:
-        raise CourseError(f"The autograder has no test named {test_name!r}.")
-    if outcomes[test_name].status != "passed":
-        raise AssertionError(outcomes[test_name].message)
+class NotGradedHere(AssertionError):
+    """nbgrader ran the hidden tests' cells without the step that grades them."""
 
 
-def _grade_notebook() -> SubmissionResult:
-    try:
-        course = load_course()
-    except CourseError:
-        raise CourseError("These cells are graded by the instructor's autograder. "
-                          "Run `tito test` for the tests you can see.") from None
-    module = course.module(course.assignment)
-    notebook = (Path.cwd() / module.file).with_suffix(".ipynb")
-    if notebook not in _graded:
-        with Grader(load_autograder(module), Limits()) as grader:
-            _graded[notebook] = grader.grade(Submission(notebook.parent.name, notebook))
-    return _graded[notebook]
+def hidden_test(test_name: str) -> None:
+    if os.environ.get("NBGRADER_EXECUTION") == "autograde":
+        raise NotGradedHere(
+            f"the hidden test {test_name!r} is graded by tito's nbgrader preprocessor, and this "
+            "course's nbgrader_config.py does not run it: build the course with `tito nbgrader`.")
+    print(f"Hidden test {test_name!r}: graded by the course autograder when you submit. "
+          "`tito test` runs the tests you can see.")
