@@ -31,6 +31,8 @@ class SubmissionResult:
     outcomes: list[TestOutcome]
     problem: str = ""  # why the whole submission scored nothing, if it did
     seconds: float = 0.0
+    output: str = ""  # the first part of what the student's code printed, as the zygote read it
+    output_cut: bool = False  # the rest of it was cut
 
     @property
     def score(self) -> float:
@@ -108,18 +110,20 @@ class Grader:
         scenarios = list(dict.fromkeys(test.scenario for test in self.autograder.tests))
         observed: dict[str, dict] = {}  # scenario -> the worker's message, or {"status", "message"}
         apart = _Apart(self, cells)
+        job = Job(cells, scenarios, self.limits)
+        running = self.start_worker(job)
         try:
-            problem = self._run_worker(Job(cells, scenarios, self.limits), observed, apart)
+            problem = self._run_worker(running, job, observed, apart)
             if problem:
-                return _all_failed(submission, self.autograder, problem, started)
+                return _all_failed(submission, self.autograder, problem, started, running.output())
             apart.collect(observed)
         finally:
             apart.stop()
         outcomes = [_judge(t, observed[t.scenario], self.autograder.expected) for t in self.autograder.tests]
         return SubmissionResult(submission.student, str(submission.source), outcomes,
-                                seconds=time.monotonic() - started)
+                                seconds=time.monotonic() - started, **_printed(running.output()))
 
-    def _run_worker(self, job: Job, observed: dict, apart: "_Apart") -> str:
+    def _run_worker(self, running: RunningJob, job: Job, observed: dict, apart: "_Apart") -> str:
         """Run the scenarios in one worker; return a problem that ends the grading ("" if none).
 
         A correct test answers in milliseconds. When one is late, the tests after it start at
@@ -128,7 +132,6 @@ class Grader:
         the lowest CPU priority, so that they do not slow other submissions' tests.
         """
         started = time.monotonic()
-        running = self.start_worker(job)
         try:
             first = running.receive(self.limits.test_seconds * 3)
             if not isinstance(first, dict):
@@ -260,7 +263,11 @@ def _error_text(error) -> str:
     return f"{text} (at {where})" if where else text
 
 
-def _all_failed(submission, autograder, problem, started) -> SubmissionResult:
+def _all_failed(submission, autograder, problem, started, printed=("", False)) -> SubmissionResult:
     outcomes = [TestOutcome(t.name, t.concept, t.points, 0.0, "error", problem) for t in autograder.tests]
     return SubmissionResult(submission.student, str(submission.source or ""), outcomes, problem,
-                            time.monotonic() - started)
+                            time.monotonic() - started, **_printed(printed))
+
+
+def _printed(output: tuple[str, bool]) -> dict:
+    return {"output": output[0], "output_cut": output[1]}

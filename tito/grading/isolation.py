@@ -1,0 +1,215 @@
+"""How each job is kept apart from every other one: namespaces, a user and a tmpfs of its own.
+
+The zygote forks one job per worker (`fork_job`); before the student's code runs, the job
+enters what the machine allows, in the best `mode` that the probe (`best_mode`) found:
+
+- "namespaces": new mount, PID and IPC namespaces, with a user of its own (`job_uid`) when the
+  grader is root, or a new user namespace when it is not. The worker is PID 1 of its PID
+  namespace, so it sees no other process (not the zygote, not another job), everything it
+  starts dies with it, and it sees a fresh /proc. /tmp, /dev/shm and /var/tmp are tmpfs's of its
+  own (/tmp holds $HOME and the working folder too), capped in size and files: a disk bomb meets
+  ENOSPC there and harms no one. It keeps no capability.
+- "uid": the kernel refuses namespaces (a container without CAP_SYS_ADMIN) but the grader is
+  root: a user of its own per job, so it can signal, trace or limit no process of another job or
+  the zygote's; its folder (also $HOME and TMPDIR) is private to that user, watched for size by the
+  zygote; /tmp is the machine's.
+- "shared": neither (the grader is not root and cannot make user namespaces): every job runs as
+  the grader's user, and nothing keeps one job from another.
+
+Linux only: this runs in the zygote, never on the student's own machine.
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x08000000, 0x10000000, 0x20000000, 0x40000000
+MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x4000, 0x40000
+PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS, PR_SET_DUMPABLE, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 36, 38, 4, 47, 4
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+MODES = ("namespaces", "uid", "shared")
+JOB_ROOT = "/tmp"  # the job's tmpfs: TMPDIR, with HOME and the working folder inside
+JOB_BYTES = 32 * 2 ** 20  # what one job may hold on disk (a correct one holds kilobytes)
+JOB_FILES = 4096
+SMALL_TMPFS = {"/dev/shm": 8 * 2 ** 20, "/var/tmp": 8 * 2 ** 20}  # private too, where they exist
+FIRST_JOB_UID = 1_500_000_000  # far above any real user's uid
+JOB_UIDS = 1_000_000
+INNER_UID = 1000  # the job's uid inside its user namespace, when the grader is not root
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class IsolationError(OSError):
+    """The kernel refused a step of a job's isolation."""
+
+
+def job_uid(job: int) -> int:
+    """The user a job runs as when the grader is root: one per job, none of a real person."""
+    return FIRST_JOB_UID + job % JOB_UIDS
+
+
+def fork_job(mode: str) -> int:
+    """Fork a job: its pid in the parent, 0 in the job. In "namespaces" mode, two forks: the
+    first unshares, the second becomes PID 1 of the new PID namespace and is adopted by the
+    caller (which must be PID 1 or a child subreaper) when the first exits."""
+    if mode != "namespaces":
+        return os.fork()
+    read, write = os.pipe()
+    middle = os.fork()
+    if middle == 0:
+        os.close(read)
+        try:
+            _unshare_job_namespaces()
+            pid = os.fork()
+        except BaseException as error:
+            os.write(write, f"!{error}"[:500].encode())
+            os._exit(71)
+        if pid:
+            os.write(write, str(pid).encode())
+            os._exit(0)
+        os.close(write)
+        return 0
+    os.close(write)
+    try:
+        answer = os.read(read, 512).decode()
+    finally:
+        os.close(read)
+        os.waitpid(middle, 0)
+    if not answer or answer.startswith("!"):
+        raise IsolationError(f"the kernel refused a job's namespaces: {answer[1:] or 'no answer'}")
+    return int(answer)
+
+
+def adopt_orphans() -> None:
+    """Outside a PID namespace of its own, become the child subreaper: a job's PID 1, whose
+    parent exits at once in `fork_job`, becomes this process's child."""
+    if os.getpid() != 1:
+        _check(_libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "become a child subreaper")
+
+
+def best_mode() -> tuple[str, str]:
+    """The best mode this process can give its jobs, and why it cannot do better ("" if it can)."""
+    adopt_orphans()
+    refused = _probe("namespaces")
+    if not refused:
+        return "namespaces", ""
+    if os.getuid() != 0:
+        return "shared", f"{refused}; and the grader is not root, so it cannot give each job a user of its own"
+    refused_uid = _probe("uid")
+    return ("uid", refused) if not refused_uid else ("shared", f"{refused}; {refused_uid}")
+
+
+def _probe(mode: str) -> str:
+    """"" if a job can be set up in `mode` here, else what the kernel said."""
+    read, write = os.pipe()
+    try:
+        pid = fork_job(mode)
+    except IsolationError as error:
+        return str(error)
+    if pid == 0:
+        try:
+            folder = JOB_ROOT if mode == "namespaces" else "/"
+            enter(mode, 0, folder, make_folders=False)
+        except BaseException as error:
+            os.write(write, str(error)[:500].encode())
+        os._exit(0)
+    os.close(write)
+    answer = os.read(read, 512).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    return answer
+
+
+def enter(mode: str, job: int, folder: str, make_folders: bool = True) -> None:
+    """In the job, before any of the student's code: its files, its user, no privilege left.
+
+    `folder` is the job's own (JOB_ROOT in "namespaces" mode, else one the zygote made): TMPDIR,
+    with $HOME and the working folder inside."""
+    if mode == "namespaces":
+        _mount_private_files(job_uid(job) if os.getuid() == 0 else None)
+    if os.getuid() == 0:
+        _become(job_uid(job))
+    elif mode == "namespaces":
+        _drop_capabilities()
+    _no_new_privileges()
+    os.umask(0o077)
+    if make_folders:
+        for name in ("home", "work"):
+            os.mkdir(os.path.join(folder, name), 0o700)
+        os.chdir(os.path.join(folder, "work"))
+
+
+def give_folder(folder: str, job: int) -> None:
+    """Outside namespaces, as root: the folder the zygote made for a job becomes that job's."""
+    if os.getuid() == 0:
+        os.chown(folder, job_uid(job), job_uid(job))
+
+
+def _unshare_job_namespaces() -> None:
+    outer_uid, outer_gid = os.getuid(), os.getgid()
+    user = 0 if outer_uid == 0 else CLONE_NEWUSER
+    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | user), "unshare")
+    if user:
+        _write("/proc/self/setgroups", "deny")
+        _write("/proc/self/uid_map", f"{INNER_UID} {outer_uid} 1")
+        _write("/proc/self/gid_map", f"{INNER_UID} {outer_gid} 1")
+
+
+def _mount_private_files(owner: int | None) -> None:
+    _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make mounts private")
+    owned = f",uid={owner},gid={owner}" if owner is not None else ""
+    _tmpfs(JOB_ROOT, f"size={JOB_BYTES},nr_inodes={JOB_FILES},mode=0700{owned}")
+    for path, size in SMALL_TMPFS.items():
+        if os.path.isdir(path):
+            _tmpfs(path, f"size={size},nr_inodes=256,mode=0700{owned}")
+    _check(_libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV, None), "mount /proc")
+
+
+def _tmpfs(path: str, options: str) -> None:
+    _check(_libc.mount(b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options.encode()),
+           f"mount a tmpfs on {path}")
+
+
+def _become(uid: int) -> None:
+    """Root to `uid` for good: real, effective and saved ids, no groups; the kernel then clears
+    every capability."""
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+
+
+def _drop_capabilities() -> None:
+    """In a user namespace of its own the job holds every capability there: drop them all."""
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                    ("inheritable", ctypes.c_uint32)]
+
+    _libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    _check(_libc.capset(ctypes.byref(Header(LINUX_CAPABILITY_VERSION_3, 0)), (Data * 2)()), "drop capabilities")
+
+
+def _no_new_privileges() -> None:
+    """No setuid program or file capability can give the job back a privilege; its memory and
+    /proc files are not readable by other processes of its user."""
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "set no_new_privs")
+    _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        error = ctypes.get_errno()
+        raise IsolationError(error, f"{what}: {os.strerror(error)}")
+
+
+if __name__ == "__main__":  # the probe, run where the zygote will run: prints the mode and why
+    print(json.dumps(best_mode()))
