@@ -6,12 +6,14 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from hostile_corpus import CORPUS, RAW_FILES, with_cell
+from hostile_corpus import RAW_FILES, with_cell
 from tito.cli import main
 from tito.nbgrader_course import filled_notebook, nbgrader_env, release_notebook, write_submission
 
@@ -81,14 +83,6 @@ def samples(course):
     return course.root / "autograder" / course.module(course.assignment).folder / "samples"
 
 
-def sample_submissions(course) -> dict[str, str]:
-    """Student id -> code: some samples, the untouched stub, and the stub with numpy patched."""
-    stub = course.module(course.assignment).source.read_text()
-    codes = {Path(name).stem: (samples(course) / name).read_text() for name in SAMPLES}
-    return codes | {"stub": stub, "patches_numpy": with_cell(stub, CORPUS["patches_numpy"][1]),
-                    "syntax_error": RAW_FILES["syntax_error.py"]}
-
-
 PATCHES_THE_KERNEL = """
 # Every verdict the kernel could decide, forged: the bridge, builtins, AssertionError, nbgrader.
 import builtins, nbgrader.utils, tito.grading.bridge
@@ -120,7 +114,8 @@ def class_of_notebooks(course, release: Path) -> dict:
         cell.source, cell.metadata.nbgrader["points"] = "print('passed')", 1000
     rewriter.cells.remove(hidden[0])
     sample = samples(course) / "nb_student" / "06_optimizers" / "optimizers.ipynb"
-    return notebooks | {"patcher": patcher, "rewriter": rewriter,
+    broken = filled_notebook(release, RAW_FILES["syntax_error.py"])
+    return notebooks | {"patcher": patcher, "rewriter": rewriter, "broken": broken,
                         "nb_student": nbformat.read(sample, as_version=4)}
 
 
@@ -133,14 +128,16 @@ def nbgrader_scores(nbgrader_course: Path, module) -> dict:
     return {r["student_id"]: float(r["score"]) for r in csv.DictReader((nbgrader_course / "grades.csv").open())}
 
 
-def tito_grade_scores(folder: Path, tmp_path) -> dict:
-    out = tmp_path / "graded"
+def tito_grade_scores(folder: Path, out: Path) -> dict:
     assert main(["grade", "06", str(folder), "--out", str(out)]) == 0
     return {r["student"]: float(r["score"]) for r in csv.DictReader((out / "grades.csv").open())}
 
 
-@pytest.mark.slow
-def test_nbgrader_grades_the_released_notebook_as_tito_grade_does_and_cannot_be_fooled(course, tmp_path, capsys):
+@pytest.fixture(scope="module")
+def nbgrader_class(course, tmp_path_factory):
+    """The class of notebooks, made from `tito release`'s notebook, graded by nbgrader in the
+    course `tito nbgrader` builds, and by `tito grade`."""
+    tmp_path = tmp_path_factory.mktemp("nbgrader")
     module = course.module(course.assignment)
     release = released_notebook(course, tmp_path)
     nbgrader_course = tmp_path / "nbgrader"
@@ -148,17 +145,37 @@ def test_nbgrader_grades_the_released_notebook_as_tito_grade_does_and_cannot_be_
     result = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", module.folder],
                             cwd=nbgrader_course, env=nbgrader_env(), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
-    cells = [json.loads(path.read_text())["cells"] for path in (release, release_notebook(nbgrader_course, module))]
+    notebooks = class_of_notebooks(course, release)
+    for student, notebook in notebooks.items():
+        write_submission(nbgrader_course, module, student, notebook)
+    return {"release": release, "course": nbgrader_course, "notebooks": notebooks,
+            "nbgrader": nbgrader_scores(nbgrader_course, module),
+            "tito": tito_grade_scores(nbgrader_course / "submitted", tmp_path / "graded")}
+
+
+@pytest.mark.slow
+def test_nbgrader_grades_the_released_notebook_as_tito_grade_does_and_cannot_be_fooled(course, nbgrader_class):
+    module = course.module(course.assignment)
+    cells = [json.loads(path.read_text())["cells"]
+             for path in (nbgrader_class["release"], release_notebook(nbgrader_class["course"], module))]
     assert [(c["cell_type"], c["source"], c["metadata"]) for c in cells[0]] == \
         [(c["cell_type"], c["source"], c["metadata"]) for c in cells[1]]
-    for student, notebook in class_of_notebooks(course, release).items():
-        write_submission(nbgrader_course, module, student, notebook)
-    by_nbgrader = nbgrader_scores(nbgrader_course, module)
-    by_tito = tito_grade_scores(nbgrader_course / "submitted", tmp_path)
-    assert by_nbgrader == by_tito
+    by_nbgrader = nbgrader_class["nbgrader"]
+    assert by_nbgrader == nbgrader_class["tito"]
     assert by_nbgrader["correct_percent"] == by_nbgrader["nb_student"] == 100
-    assert by_nbgrader["noop"] == by_nbgrader["patcher"] == 0
+    assert by_nbgrader["noop"] == by_nbgrader["patcher"] == by_nbgrader["broken"] == 0
     assert 0 < by_nbgrader["rewriter"] == by_nbgrader["sgd_only"] < 100
+
+
+@pytest.mark.slow
+def test_a_class_of_notebooks_gets_the_same_scores_from_nbgrader_gradescope_and_tito_grade(nbgrader_class, gradescope):
+    import nbformat
+
+    on_gradescope = {student: run_gradescope(gradescope, f"class-{student}",
+                                             {"optimizers.ipynb": nbformat.writes(notebook)})["score"]
+                     for student, notebook in nbgrader_class["notebooks"].items()}
+    assert on_gradescope == nbgrader_class["nbgrader"] == nbgrader_class["tito"]
+    assert len(set(on_gradescope.values())) >= 3
 
 
 def test_the_hidden_cells_fail_in_a_course_that_lost_the_grading_step(monkeypatch, capsys):
@@ -171,29 +188,170 @@ def test_the_hidden_cells_fail_in_a_course_that_lost_the_grading_step(monkeypatc
         hidden_test("adam_first_step")
 
 
-def test_gradescope_bundle_runs_against_a_fake_autograder_tree(course, tmp_path, capsys):
-    bundle = tmp_path / "autograder.zip"
-    assert main(["gradescope", course.assignment, "--out", str(bundle)]) == 0
-    names = zipfile.ZipFile(bundle).namelist()
-    assert {"setup.sh", "run_autograder"} <= set(names)
+SNOOPS = """
+import os
+_found = []
+for _path in {files!r}:
+    for _how, _mode in (("read", "rb"), ("write", "ab")):
+        try:
+            open(_path, _mode).close()
+            _found.append(_how + " " + os.path.relpath(_path, {root!r}))
+        except OSError:
+            pass
+for _folder in {folders!r}:
+    try:
+        open(os.path.join(_folder, "planted"), "w").close()
+        _found.append("write in " + os.path.relpath(_folder, {root!r}))
+    except OSError:
+        pass
+_found += ["sees $" + name for name in os.environ if name == "GRADER_SECRET"]
+if _found:
+    raise RuntimeError(f"LEAK {{len(_found)}}: " + "; ".join(_found))
+"""
+LINGERS = """
+import json, os, time
+
+def _forge():
+    try:
+        with open({results!r}, "w") as f:
+            json.dump({{"score": 100, "tests": []}}, f)
+    except OSError:
+        pass
+
+_forge()
+with open({leftover!r}, "w") as f:
+    f.write("x" * 100_000)
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        with open("/proc/self/comm", "w") as f:
+            f.write({marker!r})
+        for _ in range(200):
+            _forge()
+            time.sleep(0.05)
+    os._exit(0)
+"""
+
+
+@pytest.fixture(scope="module")
+def gradescope(course):
+    """Where Gradescope's run is simulated: a folder every user can enter, the bundle, and a
+    PATH that holds only a Python every user can run (the system's, with numpy): no bubblewrap."""
+    if os.getuid() != 0:
+        pytest.skip("Gradescope runs the bundle as root; simulating it needs root")
+    top = Path(tempfile.mkdtemp(prefix="tito-gradescope-"))
+    os.chmod(top, 0o755)
+    assert main(["gradescope", course.assignment, "--out", str(top / "autograder.zip")]) == 0
+    yield top, public_python(top)
+    shutil.rmtree(top)
+
+
+def public_python(top: Path) -> Path:
+    import numpy
+
+    system = Path("/usr/bin/python3")
+    version = subprocess.run([system, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True)
+    assert version.stdout.strip() == str(sys.version_info[:2]), "needs the system's Python, same version as this one"
+    venv = top / "python"
+    subprocess.run([system, "-m", "venv", "--without-pip", str(venv)], check=True)
+    packages, linked = Path(numpy.__file__).parent.parent, top / "numpy-only"
+    linked.mkdir()
+    for name in ("numpy", "numpy.libs"):
+        if (packages / name).exists():
+            (linked / name).symlink_to(packages / name)
+    (next((venv / "lib").glob("python3*")) / "site-packages" / "numpy.pth").write_text(f"{linked}\n")
+    return venv / "bin"
+
+
+# How the container lets root isolate jobs: fully, or as Docker's default capabilities do
+# (no CAP_SYS_ADMIN, so no namespaces: each job gets a user of its own instead).
+CONTAINERS = {"root": [], "docker": ["/usr/bin/setpriv", "--bounding-set", "-sys_admin", "--"]}
+JOB_ISOLATION = {"root": "own mount, PID and IPC namespaces", "docker": "runs as a user of its own"}
+
+
+def run_gradescope(gradescope, name: str, files: dict, container: str = "root") -> dict:
+    """Run the bundle's run_autograder as Gradescope does, against a fresh fake /autograder tree
+    whose results folder anyone may write."""
+    top, path = gradescope
+    root = top / name
+    zipfile.ZipFile(top / "autograder.zip").extractall(root / "source")
+    (root / "submission").mkdir()
+    for filename, text in files.items():
+        (root / "submission" / filename).write_text(text)
+    (root / "results").mkdir()
+    os.chmod(root / "results", 0o777)
+    env = {"PATH": str(path), "AUTOGRADER_ROOT": str(root), "HOME": "/root", "GRADER_SECRET": "hunter2"}
+    result = subprocess.run([*CONTAINERS[container], "/bin/bash", str(root / "source" / "run_autograder")], env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads((root / "results" / "results.json").read_text())
+
+
+def test_the_gradescope_bundle_ships_the_grader_and_nothing_of_the_instructors(course, gradescope):
+    names = zipfile.ZipFile(gradescope[0] / "autograder.zip").namelist()
+    assert {"setup.sh", "run_autograder", "autograder/06_optimizers/tests.py"} <= set(names)
     assert not [n for n in names if n.startswith(("solutions/", "tests/")) or "/correct/" in n
                 or "/mutants/" in n or "/samples/" in n]
-    root = tmp_path / "autograder"
-    zipfile.ZipFile(bundle).extractall(root / "source")
-    codes = sample_submissions(course)
-    for student, expected in (("correct_percent", 100), ("sgd_only", None), ("syntax_error", 0)):
-        shutil.rmtree(root / "submission", ignore_errors=True)
-        (root / "submission").mkdir()
-        (root / "submission" / f"{student}.py").write_text(codes[student])
-        env = {**os.environ, "AUTOGRADER_ROOT": str(root), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-        result = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env,
-                                capture_output=True, text=True)
-        assert result.returncode == 0, result.stderr[-2000:]
-        results = json.loads((root / "results" / "results.json").read_text())
-        assert set(results) >= {"score", "tests"} and len(results["tests"]) > 10
-        if expected is not None:
-            assert results["score"] == expected, student
-        assert all({"name", "score", "max_score", "status", "output", "visibility"} <= set(t) for t in results["tests"])
+    assert "bubblewrap" in zipfile.ZipFile(gradescope[0] / "autograder.zip").read("setup.sh").decode()
+
+
+@pytest.mark.parametrize("container", CONTAINERS)
+def test_on_gradescope_student_code_reads_no_file_of_the_bundle(course, gradescope, container):
+    top, _ = gradescope
+    root = top / f"snoop-{container}"
+    names = zipfile.ZipFile(top / "autograder.zip").namelist()
+    files = [str(root / "source" / n) for n in names] + [str(root / "submission" / "snoop.py"),
+                                                          str(root / "results" / "results.json")]
+    folders = [str(root / part) for part in ("source", "source/autograder/06_optimizers", "submission", "results")]
+    code = with_cell((samples(course) / "correct_percent.py").read_text(),
+                     SNOOPS.format(files=files, folders=folders, root=str(root)))
+    results = run_gradescope(gradescope, root.name, {"snoop.py": code}, container)
+    assert results["score"] == 100, results["output"]
+    assert JOB_ISOLATION[container] in results["extra_data"]["isolation"]
+
+
+@pytest.mark.parametrize("container", CONTAINERS)
+def test_on_gradescope_results_are_the_graders_alone(course, gradescope, container):
+    top, _ = gradescope
+    marker, results_file = f"linger{os.getpid() % 10000}", top / f"linger-{container}" / "results" / "results.json"
+    code = with_cell(course.module(course.assignment).source.read_text(),
+                     LINGERS.format(results=str(results_file), marker=marker, leftover=f"/tmp/{marker}"))
+    results = run_gradescope(gradescope, f"linger-{container}", {"optimizers.py": code}, container)
+    left = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _comm(p) == marker]
+    time.sleep(1.0)
+    again = json.loads(results_file.read_text())
+    assert left == [] and again == results and not Path(f"/tmp/{marker}").exists()
+    assert results["score"] == 0 and len(results["tests"]) > 10
+
+
+def _comm(process: Path) -> str:
+    try:
+        return (process / "comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def test_on_gradescope_a_correct_submission_gets_100_shown_as_the_course_says(course, gradescope):
+    results = run_gradescope(gradescope, "control", {"optimizers.py": (samples(course) / "correct_percent.py").read_text()})
+    assert results["score"] == 100 and results["output"].startswith("100/100 points")
+    assert {t["visibility"] for t in results["tests"]} == {course.test_visibility} != {"visible"}
+    assert all({"name", "score", "max_score", "status", "output"} <= set(t) for t in results["tests"])
+
+
+def test_gradescope_output_names_the_crashes_and_time_outs():
+    from tito.grading.gradescope import gradescope_report
+    from tito.grading.judge import SubmissionResult, TestOutcome
+
+    outcomes = [TestOutcome("a", "Adam's first step", 6, 0, "timeout", "Adam's first step: it ran for more than 5 s"),
+                TestOutcome("b", "SGD's update", 4, 4, "passed"),
+                TestOutcome("c", "StepLR", 4, 0, "crashed", "StepLR: the process was killed by SIGSEGV")]
+    report = gradescope_report(SubmissionResult("s", "s.py", outcomes), "after_due_date", "none")
+    assert report["output"].splitlines() == [
+        "4/14 points: 1 of 3 tests passed.",
+        "1 test ran out of time (an endless loop?) and stopped: Adam's first step.",
+        "1 test crashed the process that ran your code: StepLR."]
+    assert [t["output"] for t in report["tests"]] == [outcomes[0].message, "passed", outcomes[2].message]
+    assert {t["visibility"] for t in report["tests"]} == {"after_due_date"}
 
 
 @pytest.mark.slow

@@ -10,6 +10,9 @@ except ModuleNotFoundError:  # Python 3.10, as on Gradescope's images
     import tomli as tomllib
 
 REGISTRY = "course.toml"
+# When Gradescope shows students each test's result (its `visibility`), from course.toml's
+# [gradescope] test_visibility.
+VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")
 
 
 class CourseError(Exception):
@@ -52,6 +55,7 @@ class Course:
     root: Path
     modules: tuple[Module, ...]
     assignment: str
+    test_visibility: str = "visible"
 
     def module(self, number: str) -> Module:
         wanted = number.zfill(2)
@@ -77,7 +81,11 @@ def load_course(root: Path | None = None) -> Course:
     with open(root / REGISTRY, "rb") as f:
         registry = tomllib.load(f)
     modules = tuple(Module(root=root, **entry) for entry in registry["modules"])
-    return Course(root, modules, registry["assignment"])
+    visibility = registry.get("gradescope", {}).get("test_visibility", "visible")
+    if visibility not in VISIBILITIES:
+        raise CourseError(f"{root / REGISTRY}: [gradescope] test_visibility is {visibility!r}; "
+                          f"it must be one of {', '.join(VISIBILITIES)}.")
+    return Course(root, modules, registry["assignment"], visibility)
 
 
 IGNORED_IN_COPIES = (".git", ".venv", "__pycache__", "*.egg-info", ".pytest_cache", ".hypothesis",

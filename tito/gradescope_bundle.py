@@ -1,4 +1,8 @@
-"""Build the zip that Gradescope runs: the grader, the hidden tests and their expected values."""
+"""Build the zip that Gradescope runs: the grader, the hidden tests and their expected values.
+
+Gradescope unpacks it into /autograder/source, runs `setup.sh` once as root when it builds the
+image, and `run_autograder` for each submission (see `tito.grading.gradescope`).
+"""
 from __future__ import annotations
 
 import zipfile
@@ -10,7 +14,8 @@ from tito.grading.judge import grader_files, load_autograder
 SETUP = """#!/usr/bin/env bash
 # Gradescope runs this once when it builds the autograder image.
 set -euo pipefail
-apt-get update -qq && apt-get install -y -qq python3 python3-pip >/dev/null
+# bubblewrap: the sandbox, used where the container allows it (run_autograder probes).
+apt-get update -qq && apt-get install -y -qq python3 python3-pip bubblewrap >/dev/null
 pip3 install --quiet numpy tomli
 """
 RUN = """#!/usr/bin/env bash
