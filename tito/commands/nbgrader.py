@@ -14,7 +14,8 @@ def run(args) -> int:
     course = load_course()
     module = course.module(args.module)
     out = build_course(course, module, args.course)
-    console.print(f"nbgrader course at {out}: cd there, then `nbgrader generate_assignment {module.folder}`, "
-                  f"collect submissions into submitted/<student>/{module.folder}/, "
+    console.print(f"nbgrader course at {out}: cd there, then `nbgrader generate_assignment {module.folder}` "
+                  f"(its release/ notebook is the one `tito release {module.number}` gives students), "
+                  f"collect the students' notebooks into submitted/<student>/{module.folder}/, "
                   f"`nbgrader autograde {module.folder}`, `nbgrader export`")
     return 0
