@@ -84,11 +84,18 @@ def samples(course):
 
 
 PATCHES_THE_KERNEL = """
-# Every verdict the kernel could decide, forged: the bridge, builtins, AssertionError, nbgrader.
+# Every verdict the kernel could decide, forged: the bridge, builtins, AssertionError, nbgrader;
+# and the course's files read and written.
 import builtins, nbgrader.utils, tito.grading.bridge
 tito.grading.bridge.hidden_test = lambda name: print("passed")
-builtins.AssertionError = type("AssertionError", (Exception,), {})
+builtins.AssertionError = type("AssertionError", (Exception,), {{}})
 nbgrader.utils.determine_grade = lambda cell, log=None: (cell.metadata.nbgrader["points"],) * 2
+for path, mode in (({expected!r}, "r"), ({canary!r}, "w")):
+    try:
+        with open(path, mode) as f:
+            print(f.read() if mode == "r" else f.write("forged"))
+    except OSError as error:
+        print(error)
 """
 
 
@@ -98,7 +105,7 @@ def released_notebook(course, tmp_path):
     return out / "modules" / course.module(course.assignment).folder / "optimizers.ipynb"
 
 
-def class_of_notebooks(course, release: Path) -> dict:
+def class_of_notebooks(course, release: Path, nbgrader_course: Path) -> dict:
     """Student id -> notebook, each made from the released notebook: samples, the untouched
     release (an honest no-op), and notebooks that tamper with the kernel or the hidden cells."""
     import nbformat
@@ -107,7 +114,9 @@ def class_of_notebooks(course, release: Path) -> dict:
     notebooks = {student: filled_notebook(release, code) for student, code in codes.items()}
     notebooks["noop"] = nbformat.read(release, as_version=4)
     patcher = nbformat.read(release, as_version=4)
-    patcher.cells.insert(3, nbformat.v4.new_code_cell(PATCHES_THE_KERNEL))
+    expected = nbgrader_course / "autograder" / "06_optimizers" / "expected" / "expected.json"
+    patcher.cells.insert(3, nbformat.v4.new_code_cell(PATCHES_THE_KERNEL.format(
+        expected=str(expected), canary=str(nbgrader_course / "canary.txt"))))
     rewriter = filled_notebook(release, codes["sgd_only"])
     hidden = [c for c in rewriter.cells if c.metadata.get("nbgrader", {}).get("grade_id", "").startswith("hidden_")]
     for cell in hidden[1:]:
@@ -145,7 +154,8 @@ def nbgrader_class(course, tmp_path_factory):
     result = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", module.folder],
                             cwd=nbgrader_course, env=nbgrader_env(), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
-    notebooks = class_of_notebooks(course, release)
+    notebooks = class_of_notebooks(course, release, nbgrader_course)
+    (nbgrader_course / "canary.txt").write_text("untouched")
     for student, notebook in notebooks.items():
         write_submission(nbgrader_course, module, student, notebook)
     return {"release": release, "course": nbgrader_course, "notebooks": notebooks,
@@ -165,6 +175,10 @@ def test_nbgrader_grades_the_released_notebook_as_tito_grade_does_and_cannot_be_
     assert by_nbgrader["correct_percent"] == by_nbgrader["nb_student"] == 100
     assert by_nbgrader["noop"] == by_nbgrader["patcher"] == by_nbgrader["broken"] == 0
     assert 0 < by_nbgrader["rewriter"] == by_nbgrader["sgd_only"] < 100
+    course_dir = nbgrader_class["course"]
+    expected = (course_dir / "autograder" / module.folder / "expected" / "expected.json").read_text()
+    patched = (course_dir / "autograded" / "patcher" / module.folder / "optimizers.ipynb").read_text()
+    assert (course_dir / "canary.txt").read_text() == "untouched" and expected[:60] not in patched
 
 
 @pytest.mark.slow

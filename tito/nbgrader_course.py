@@ -25,6 +25,8 @@ c.Autograde.autograde_preprocessors = autograde_preprocessors()
 c.HiddenTestVerdicts.course_root = {root!r}
 c.HiddenTestVerdicts.module = {module!r}
 c.Execute.timeout = {timeout}
+# The student's kernel runs in bubblewrap, where it works, and sees none of these folders.
+c.SandboxedKernelManager.hidden = [{root!r}]
 '''
 KERNEL_SECONDS = 120  # of one cell in the student's kernel; the grader has its own limits
 

@@ -7,19 +7,26 @@
   verdict: no output when it passed, one error output with the grader's message when not.
   Whatever the student's kernel printed, raised or patched, nbgrader's `SaveAutoGrades` reads
   only that.
-- `Execute` is nbgrader's, except that a kernel that dies or stops answering ends the run of that
-  notebook, not its grading: the verdicts never depended on it.
+- `Execute` is nbgrader's, except that the student's kernel runs inside bubblewrap where it
+  works (`SandboxedKernelManager`), and that a kernel that dies or stops answering ends the run
+  of that notebook, not its grading: the verdicts never depended on it.
 """
 from __future__ import annotations
 
+import functools
+import os
+import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import nbformat
+from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader import preprocessors as nbgrader_steps
 from nbgrader.converters import Autograde, GenerateAssignment
-from traitlets import Unicode
+from traitlets import List, Unicode
 
 from tito.course import load_course
 from tito.stubs import STUB, fill_todo_messages
@@ -41,7 +48,67 @@ class TodoStubs(nbgrader_steps.ClearSolutions):
         return cell, resources
 
 
+class SandboxedKernelManager(AsyncKernelManager):
+    """Starts the student's kernel in bubblewrap: the whole machine read-only but for the
+    notebook's own folder and a private /tmp; the `hidden` folders (the nbgrader course, the
+    instructor's home, the course repository's solutions/, autograder/ and tests/) empty; no
+    capability; its own PID namespace, so nothing it starts outlives it. It keeps the network:
+    it talks to nbgrader over local TCP. Without a working bubblewrap it runs as nbgrader's."""
+
+    hidden = List(Unicode(), help="folders the kernel must not see").tag(config=True)
+
+    async def start_kernel(self, **kw):
+        self.notebook_folder = str(Path(kw.get("cwd") or os.getcwd()).resolve())
+        await super().start_kernel(**kw)
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        command = super().format_kernel_cmd(extra_arguments)
+        prefix = kernel_sandbox(self.notebook_folder, tuple(self.hidden), self.connection_file)
+        if not prefix:
+            self.log.warning("bubblewrap does not work here: the student's kernel runs unconfined")
+        return [*prefix, *command]
+
+
+def kernel_sandbox(folder: str, hidden: tuple[str, ...], connection_file: str) -> list[str]:
+    """The bubblewrap command line around a kernel working in `folder`, or [] where it fails."""
+    if not shutil.which("bwrap"):
+        return []
+    import tinytorch
+    import tito
+
+    repository = Path(tito.__file__).resolve().parent.parent
+    hide = [*hidden, str(Path.home()), *(str(repository / name) for name in ("solutions", "autograder", "tests"))]
+    needed = [sys.base_prefix, sys.prefix, str(Path(tito.__file__).resolve().parent),
+              str(Path(next(iter(tinytorch.__path__))).resolve()), connection_file]
+    prefix = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+              "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--cap-drop", "ALL"]
+    for path in sorted({os.path.realpath(p) for p in hide if os.path.isdir(p)}):
+        prefix += ["--tmpfs", path]
+    for path in needed:
+        if os.path.exists(path) and any(_inside(path, h) for h in [*hide, "/tmp"]):
+            prefix += ["--ro-bind", path, path]
+    # In its own PID namespace the kernel's parent is PID 1: it must not take that for its
+    # parent's death (JPY_PARENT_PID), and it ends with its sandbox anyway.
+    prefix += ["--bind", folder, folder, "--chdir", folder, "--unsetenv", "JPY_PARENT_PID", "--setenv", "HOME", "/tmp",
+               "--setenv", "IPYTHONDIR", "/tmp/.ipython", "--setenv", "MPLCONFIGDIR", "/tmp", "--"]
+    return prefix if _works(tuple(prefix)) else []
+
+
+def _inside(path: str, folder: str) -> bool:
+    return os.path.realpath(path).startswith(os.path.realpath(folder).rstrip("/") + "/")
+
+
+@functools.lru_cache(maxsize=None)
+def _works(prefix: tuple[str, ...]) -> bool:
+    probe = subprocess.run([*prefix, sys.executable, "-c", "import ipykernel, numpy"], capture_output=True)
+    return probe.returncode == 0
+
+
 class Execute(nbgrader_steps.Execute):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
+        super().__init__(**kwargs)
+
     def preprocess(self, nb, resources, km=None):
         try:
             return super().preprocess(nb, resources, km=km)
