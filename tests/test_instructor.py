@@ -122,8 +122,13 @@ def class_of_notebooks(course, release: Path, nbgrader_course: Path) -> dict:
     for cell in hidden[1:]:
         cell.source, cell.metadata.nbgrader["points"] = "print('passed')", 1000
     rewriter.cells.remove(hidden[0])
-    sample = samples(course) / "nb_student" / "06_optimizers" / "optimizers.ipynb"
+    for cell in rewriter.cells:  # the visible tests graded, as in the module's source
+        if "points" in cell.metadata.get("nbgrader", {}) and cell not in hidden:
+            cell.metadata.nbgrader.update(grade=True, points=50)
+    mine = {"grade": True, "grade_id": "mine", "locked": False, "points": 50, "schema_version": 3, "solution": False}
+    rewriter.cells.append(nbformat.v4.new_code_cell("print('passed')", metadata={"nbgrader": mine}))
     broken = filled_notebook(release, RAW_FILES["syntax_error.py"])
+    sample = samples(course) / "nb_student" / "06_optimizers" / "optimizers.ipynb"
     return notebooks | {"patcher": patcher, "rewriter": rewriter, "broken": broken,
                         "nb_student": nbformat.read(sample, as_version=4)}
 

@@ -14,13 +14,14 @@ from tito.course import REGISTRY, Course, CourseError, Module
 from tito.grading.judge import grader_files, load_autograder
 
 CONFIG = '''c = get_config()  # noqa: F821
-from tito.nbgrader_hooks import autograde_preprocessors, generate_preprocessors
+from tito.nbgrader_hooks import autograde_preprocessors, generate_preprocessors, sanitize_preprocessors
 
 c.CourseDirectory.root = {root!r}
 c.CourseDirectory.course_id = "tinytorch"
 # nbgrader's pipelines with tito's steps: the stubs `tito generate` writes, and each hidden test's
 # verdict decided by the course's sandboxed grader after the notebook ran (tito.nbgrader_hooks).
 c.GenerateAssignment.preprocessors = generate_preprocessors()
+c.Autograde.sanitize_preprocessors = sanitize_preprocessors()
 c.Autograde.autograde_preprocessors = autograde_preprocessors()
 c.HiddenTestVerdicts.course_root = {root!r}
 c.HiddenTestVerdicts.module = {module!r}

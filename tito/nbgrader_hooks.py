@@ -2,6 +2,9 @@
 
 - `TodoStubs` clears solutions with the stubs `tito generate` writes (`generate_assignment`, and
   `tito release`, which runs the same release pipeline).
+- `UngradeStrangers` (sanitizing, before `OverwriteCells`) makes a cell that claims to be graded
+  but is no graded cell of the assignment (a visible test, as in the module's source, or a
+  student's own) an ordinary one: nbgrader would stop on it, and the student get no grade.
 - `HiddenTestVerdicts` (autograde, after `Execute`) grades the notebook being autograded with the
   course's sandboxed grader, as `tito grade` would, and sets each hidden test cell to the grader's
   verdict: no output when it passed, one error output with the grader's message when not.
@@ -117,6 +120,20 @@ class Execute(nbgrader_steps.Execute):
             return nb, resources
 
 
+class UngradeStrangers(nbgrader_steps.NbGraderPreprocessor):
+    def preprocess(self, nb, resources):
+        from nbgrader.api import Gradebook
+
+        ids = resources["nbgrader"]
+        with Gradebook(ids["db_url"]) as gradebook:
+            graded = {c.name for c in gradebook.find_notebook(ids["notebook"], ids["assignment"]).grade_cells}
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade") and meta.get("grade_id") not in graded:
+                meta["grade"] = False
+        return nb, resources
+
+
 class HiddenTestVerdicts(nbgrader_steps.NbGraderPreprocessor):
     course_root = Unicode(help="the course folder, with course.toml and autograder/").tag(config=True)
     module = Unicode(help="the module's number, e.g. 06").tag(config=True)
@@ -174,6 +191,14 @@ def generate_preprocessors() -> list:
 def release_preprocessors() -> list:
     """The same pipeline without its database step, for `tito release`."""
     return [step() for step in generate_preprocessors() if step is not nbgrader_steps.SaveCells]
+
+
+def sanitize_preprocessors() -> list:
+    """nbgrader's sanitizing steps, with cells that are not graded in the assignment ungraded
+    before `OverwriteCells` looks them up."""
+    steps = _default(Autograde, "sanitize_preprocessors")
+    overwrite = steps.index(nbgrader_steps.OverwriteCells)
+    return [*steps[:overwrite], UngradeStrangers, *steps[overwrite:]]
 
 
 def autograde_preprocessors() -> list:
