@@ -152,15 +152,17 @@ def test_a_submission_tampering_with_pytest_scores_what_the_grader_gives_it(adam
     assert not list(cwd.iterdir()), "the submission wrote into the instructor's folder"
 
 
-def test_a_submission_named_first_cannot_bring_its_pytest_ini(tmp_path):
+@pytest.mark.parametrize("given", ["folder", "file in it"])
+def test_a_submission_named_first_cannot_bring_its_pytest_ini(given, tmp_path):
     folder = tmp_path / "mallory"
     folder.mkdir()
     (folder / MODULE.file).write_text(MODULE.solution.read_text())
     (folder / "conftest.py").write_text(CONFTEST)
     (folder / "pytest.ini").write_text("[pytest]\naddopts = -p no:junitxml\n")
-    run = run_pytest(tmp_path, "--submission", str(folder), str(AUTOGRADER.folder))
+    path = folder if given == "folder" else folder / MODULE.file
+    run = run_pytest(tmp_path, "--submission", str(path), str(AUTOGRADER.folder))
     assert run.returncode == pytest.ExitCode.USAGE_ERROR
-    assert f"configuration file ({folder / 'pytest.ini'}) from the submission" in run.output
+    assert f"configuration file {folder / 'pytest.ini'} from beside the submission" in run.output
     assert "name the autograder folder before --submission" in run.output
     assert not (folder / "IMPORTED").exists() and not run.cases
 
@@ -181,3 +183,14 @@ def test_without_a_submission_the_autograder_collects_nothing(tmp_path):
     run = run_pytest(tmp_path, str(AUTOGRADER.folder))
     assert run.returncode == pytest.ExitCode.NO_TESTS_COLLECTED and not run.cases
     assert run.last_line.endswith("add --submission PATH to grade a submission")
+
+
+def test_the_submission_is_graded_once_for_the_whole_session(monkeypatch, capsys):
+    graded = []
+    grade = Grader.grade
+    monkeypatch.setattr(Grader, "grade", lambda self, submission: graded.append(submission) or grade(self, submission))
+    code = pytest.main([str(AUTOGRADER.folder), "--submission", str(MODULE.solution), "-p", "no:cacheprovider"])
+    assert code == pytest.ExitCode.OK
+    assert [s.source for s in graded] == [MODULE.solution]
+    total = sum(test.points for test in AUTOGRADER.tests)
+    assert capsys.readouterr().out.rstrip().endswith(f"score {total:g}/{total:g}")

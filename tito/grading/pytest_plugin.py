@@ -8,7 +8,9 @@ process: the scores are the grader's, whatever the code does to pytest where it 
 
 The plugin is an entry point (`pytest11` in pyproject.toml), not a conftest.py plugin: pytest
 then knows `--submission` before it loads any conftest.py, so the submission's path is never
-taken for a test path and a conftest.py in the submission's folder is never imported.
+taken for a test path and a conftest.py in the submission's folder is never imported. Every
+pytest run in the environment loads it, so the grader (and numpy with it) is imported only when
+an autograder folder is collected.
 """
 from __future__ import annotations
 
@@ -21,9 +23,6 @@ from tito.course import CourseError, Module, find_root, load_course
 
 if TYPE_CHECKING:
     from tito.grading.judge import Autograder, SubmissionResult, TestOutcome
-
-# Every pytest run in the environment loads this plugin: the grader (and numpy with it) is
-# imported only when an autograder folder is collected.
 
 GRADED = pytest.StashKey[list["HiddenTests"]]()
 
@@ -41,22 +40,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_load_initial_conftests(early_config: pytest.Config):
-    """Refuse a configuration that pytest took from the submission, before any conftest.py loads.
-
-    pytest picks its rootdir and ini file from the paths on its command line before any plugin
-    runs; a submission folder named before the autograder folder can thus bring its own
-    pytest.ini. Named after it (or written --submission=PATH) it cannot.
-    """
-    path = submission_path(early_config, early_config.known_args_namespace.submission)
-    if path is not None and path.is_dir():
-        for what, chosen in (("configuration file", early_config.inipath),
-                             ("rootdir", early_config.rootpath)):
-            if chosen is not None and chosen.resolve().is_relative_to(path.resolve()):
-                raise pytest.UsageError(
-                    f"pytest took its {what} ({chosen}) from the submission {path}: name the "
-                    f"autograder folder before --submission, e.g. "
-                    f"pytest autograder/<module> --submission {path}")
+    if submission_path(early_config, early_config.known_args_namespace.submission) is not None:
+        refuse_configuration_beside_the_submission(early_config)
     return (yield)
+
+
+def refuse_configuration_beside_the_submission(config: pytest.Config) -> None:
+    """Stop before any conftest.py loads if pytest's configuration came from the submission's side.
+
+    pytest picks its ini file and rootdir from the paths on its command line before any plugin
+    runs, so a submission named before the autograder folder can bring its own pytest.ini (a
+    student's folder, or the folder beside a notebook, may hold one). Named after it, or written
+    --submission=PATH, it cannot: pytest then finds the course's configuration above the
+    autograder folder. So the configuration must lie at or above a test path.
+    """
+    options, here = config.known_args_namespace, config.invocation_params.dir
+    chosen = {}
+    if config.inipath is not None and not options.inifilename:  # -c FILE is the instructor's choice
+        chosen["configuration file"] = config.inipath
+    if not options.rootdir:
+        chosen["rootdir"] = config.rootpath
+    test_paths = [(here / arg.split("::")[0]).resolve() for arg in options.file_or_dir] or [here.resolve()]
+    for what, path in chosen.items():
+        folder = (path if path.is_dir() else path.parent).resolve()
+        if not any(test_path.is_relative_to(folder) for test_path in test_paths):
+            raise pytest.UsageError(
+                f"pytest took its {what} {path} from beside the submission, not from the "
+                "autograder folder: name the autograder folder before --submission, e.g. "
+                "pytest autograder/<module> --submission PATH")
 
 
 def submission_path(config: pytest.Config, value: str | None) -> Path | None:
