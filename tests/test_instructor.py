@@ -226,6 +226,10 @@ for _folder in {folders!r}:
 _found += ["sees $" + name for name in os.environ if name == "GRADER_SECRET"]
 if _found:
     raise RuntimeError(f"LEAK {{len(_found)}}: " + "; ".join(_found))
+import tempfile  # and what costs nothing: printing, and files in /tmp
+print("x" * 2_000_000)
+with open(os.path.join(tempfile.gettempdir(), "scratch.txt"), "w") as f:
+    f.write("y" * 1_000_000)
 """
 LINGERS = """
 import json, os, time
