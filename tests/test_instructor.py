@@ -127,7 +127,8 @@ def class_of_notebooks(course, release: Path, nbgrader_course: Path) -> dict:
             cell.metadata.nbgrader.update(grade=True, points=50)
     mine = {"grade": True, "grade_id": "mine", "locked": False, "points": 50, "schema_version": 3, "solution": False}
     rewriter.cells.append(nbformat.v4.new_code_cell("print('passed')", metadata={"nbgrader": mine}))
-    broken = filled_notebook(release, RAW_FILES["syntax_error.py"])
+    broken = filled_notebook(release, RAW_FILES["syntax_error.py"])  # and a cell that kills its kernel
+    broken.cells.insert(5, nbformat.v4.new_code_cell("import os\nos._exit(3)"))
     sample = samples(course) / "nb_student" / "06_optimizers" / "optimizers.ipynb"
     return notebooks | {"patcher": patcher, "rewriter": rewriter, "broken": broken,
                         "nb_student": nbformat.read(sample, as_version=4)}

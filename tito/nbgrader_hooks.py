@@ -25,13 +25,20 @@ import tempfile
 from pathlib import Path
 
 import nbformat
+import tinytorch
 from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader import preprocessors as nbgrader_steps
+from nbgrader.api import Gradebook
 from nbgrader.converters import Autograde, GenerateAssignment
 from traitlets import List, Unicode
 
+import tito
 from tito.course import load_course
+from tito.grading.judge import Grader, load_autograder
+from tito.grading.submissions import Submission
+from tito.grading.worker import Limits
+from tito.release import hidden_cell, hidden_id
 from tito.stubs import STUB, fill_todo_messages
 
 VERDICT_NAMES = {"failed": "Failed", "error": "Error", "timeout": "TimedOut", "crashed": "Crashed"}
@@ -76,9 +83,6 @@ def kernel_sandbox(folder: str, hidden: tuple[str, ...], connection_file: str) -
     """The bubblewrap command line around a kernel working in `folder`, or [] where it fails."""
     if not shutil.which("bwrap"):
         return []
-    import tinytorch
-    import tito
-
     repository = Path(tito.__file__).resolve().parent.parent
     hide = [*hidden, str(Path.home()), *(str(repository / name) for name in ("solutions", "autograder", "tests"))]
     needed = [sys.base_prefix, sys.prefix, str(Path(tito.__file__).resolve().parent),
@@ -122,8 +126,6 @@ class Execute(nbgrader_steps.Execute):
 
 class UngradeStrangers(nbgrader_steps.NbGraderPreprocessor):
     def preprocess(self, nb, resources):
-        from nbgrader.api import Gradebook
-
         ids = resources["nbgrader"]
         with Gradebook(ids["db_url"]) as gradebook:
             graded = {c.name for c in gradebook.find_notebook(ids["notebook"], ids["assignment"]).grade_cells}
@@ -139,9 +141,6 @@ class HiddenTestVerdicts(nbgrader_steps.NbGraderPreprocessor):
     module = Unicode(help="the module's number, e.g. 06").tag(config=True)
 
     def preprocess(self, nb, resources):
-        from tito.grading.judge import load_autograder
-        from tito.release import hidden_cell, hidden_id
-
         module = load_course(Path(self.course_root)).module(self.module)
         autograder = load_autograder(module)
         outcomes = {o.name: o for o in grade_notebook(nb, module, autograder, resources["nbgrader"]["student"]).outcomes}
@@ -163,10 +162,6 @@ class HiddenTestVerdicts(nbgrader_steps.NbGraderPreprocessor):
 def grade_notebook(nb, module, autograder, student: str):
     """The grader's result for the notebook in memory (the cells nbgrader is autograding, never a
     file the student's kernel could have rewritten), graded from a private copy."""
-    from tito.grading.judge import Grader
-    from tito.grading.submissions import Submission
-    from tito.grading.worker import Limits
-
     with tempfile.TemporaryDirectory(prefix="tito-nbgrader-") as folder:
         copy = Path(folder) / Path(module.file).with_suffix(".ipynb").name
         nbformat.write(nb, copy)
