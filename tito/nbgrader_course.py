@@ -66,7 +66,8 @@ def filled_notebook(release: Path, code: str):
     import nbformat
 
     notebook = nbformat.read(release, as_version=4)
-    answers = [c for c in notebook.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")]
+    answers = [c for c in notebook.cells
+               if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")]
     for i, cell in enumerate(answers):
         cell.source = "#| export\n" + code if i == 0 else ""
     return notebook

@@ -41,6 +41,7 @@ from tito.grading.worker import Limits
 from tito.release import hidden_cell, hidden_id
 from tito.stubs import STUB, fill_todo_messages
 
+INSTRUCTOR_FOLDERS = ("solutions", "autograder", "tests")  # of the course repository
 VERDICT_NAMES = {"failed": "Failed", "error": "Error", "timeout": "TimedOut", "crashed": "Crashed"}
 
 
@@ -84,7 +85,7 @@ def kernel_sandbox(folder: str, hidden: tuple[str, ...], connection_file: str) -
     if not shutil.which("bwrap"):
         return []
     repository = Path(tito.__file__).resolve().parent.parent
-    hide = [*hidden, str(Path.home()), *(str(repository / name) for name in ("solutions", "autograder", "tests"))]
+    hide = [*hidden, str(Path.home()), *(str(repository / name) for name in INSTRUCTOR_FOLDERS)]
     needed = [sys.base_prefix, sys.prefix, str(Path(tito.__file__).resolve().parent),
               str(Path(next(iter(tinytorch.__path__))).resolve()), connection_file]
     prefix = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
@@ -96,8 +97,9 @@ def kernel_sandbox(folder: str, hidden: tuple[str, ...], connection_file: str) -
             prefix += ["--ro-bind", path, path]
     # In its own PID namespace the kernel's parent is PID 1: it must not take that for its
     # parent's death (JPY_PARENT_PID), and it ends with its sandbox anyway.
-    prefix += ["--bind", folder, folder, "--chdir", folder, "--unsetenv", "JPY_PARENT_PID", "--setenv", "HOME", "/tmp",
-               "--setenv", "IPYTHONDIR", "/tmp/.ipython", "--setenv", "MPLCONFIGDIR", "/tmp", "--"]
+    prefix += ["--bind", folder, folder, "--chdir", folder, "--unsetenv", "JPY_PARENT_PID",
+               "--setenv", "HOME", "/tmp", "--setenv", "IPYTHONDIR", "/tmp/.ipython",
+               "--setenv", "MPLCONFIGDIR", "/tmp", "--"]
     return prefix if _works(tuple(prefix)) else []
 
 
@@ -143,7 +145,8 @@ class HiddenTestVerdicts(nbgrader_steps.NbGraderPreprocessor):
     def preprocess(self, nb, resources):
         module = load_course(Path(self.course_root)).module(self.module)
         autograder = load_autograder(module)
-        outcomes = {o.name: o for o in grade_notebook(nb, module, autograder, resources["nbgrader"]["student"]).outcomes}
+        result = grade_notebook(nb, module, autograder, resources["nbgrader"]["student"])
+        outcomes = {o.name: o for o in result.outcomes}
         cells = {cell.metadata.get("nbgrader", {}).get("grade_id"): cell for cell in nb.cells}
         for test in autograder.tests:
             cell = cells.get(hidden_id(test.name))
