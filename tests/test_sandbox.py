@@ -1,6 +1,9 @@
 """The grading engine against hostile and broken code, on a two-test toy autograder."""
+import json
+import os
 import subprocess
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -9,7 +12,8 @@ from tito.grading.judge import Grader, load_autograder_from
 from tito.grading.sandbox import Isolation, choose_isolation
 from tito.grading.submissions import Submission
 from tito.grading.worker import Limits
-from tito.grading.isolation import JOB_BYTES
+from tito.grading.zygote import OUTPUT_KEPT
+from tito.grading.isolation import FIRST_JOB_UID, JOB_BYTES
 
 pytestmark = pytest.mark.grading
 
@@ -209,3 +213,110 @@ def test_isolated_code_cannot_read_the_course_and_the_report_is_honest(tmp_path)
         assert score == 100
     else:
         assert score == 60 and isolation.summary.startswith("NO isolation")
+
+
+def grade_side_by_side(grader, tmp_path, codes: dict[str, str]) -> dict:
+    with ThreadPoolExecutor(len(codes)) as pool:
+        futures = {name: pool.submit(grade, grader, tmp_path, code, name) for name, code in codes.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+SEEN_BY_A_JOB = GOOD + textwrap.dedent("""
+    import json, os, subprocess, time
+    token = os.urandom(8).hex()
+    for folder in ("/tmp", os.environ["HOME"], os.getcwd()):
+        with open(os.path.join(folder, token), "w") as f:
+            f.write("x")
+    subprocess.Popen(["sleep", "4321"])
+    time.sleep(1.0)  # while the other job is loaded too
+    def walk(top):
+        try:
+            return sorted(os.path.join(d, f) for d, _, files in os.walk(top) for f in files)
+        except OSError:
+            return []
+    seen = {
+        "token": token,
+        "uid": os.getuid(),
+        "ns": {k: os.readlink(f"/proc/self/ns/{k}") for k in ("pid", "mnt", "ipc")},
+        "commands": sorted(open(f"/proc/{p}/cmdline").read() for p in os.listdir("/proc") if p.isdigit()),
+        "files": walk("/tmp") + walk("/dev/shm"),
+        "caps": open("/proc/self/status").read().split("CapEff:")[1].split()[0],
+        "env": sorted(os.environ),
+    }
+    def greet(name):
+        return json.dumps(seen)
+""")
+
+
+def seen(result) -> dict:
+    text = messages(result).split("greet gave '", 1)[1].rsplit("'", 1)[0]
+    return json.loads(text)
+
+
+def test_two_jobs_see_nothing_of_each_other(grader, tmp_path):
+    """Each sees only its own processes and files, in namespaces of its own, as its own user."""
+    if grader.isolation.jobs != "namespaces":
+        pytest.skip("the namespaces of a job")
+    one, two = (seen(r) for r in grade_side_by_side(grader, tmp_path, {"one": SEEN_BY_A_JOB,
+                                                                       "two": SEEN_BY_A_JOB}).values())
+    for job in (one, two):
+        assert len(job["commands"]) == 3 and sum("sleep" in c for c in job["commands"]) == 1  # its PID 1, itself
+        assert job["caps"] == "0" * 16
+        assert [Path(f).name for f in job["files"]] == [job["token"]] * 3  # in /tmp, $HOME, working folder
+    assert one["uid"] != two["uid"] and {one["uid"], two["uid"]} & {0, os.getuid()} == set()
+    mine = {k: os.readlink(f"/proc/self/ns/{k}") for k in ("pid", "mnt", "ipc")}
+    for kind in ("pid", "mnt", "ipc"):
+        assert len({one["ns"][kind], two["ns"][kind], mine[kind]}) == 3, kind
+
+
+def test_a_job_sees_none_of_the_graders_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("TITO_GRADER_SECRET", "hunter2")
+    isolation = choose_isolation()
+    with Grader(load_autograder_from(TOY), Limits(test_seconds=3), isolation) as grader:
+        env = seen(grade(grader, tmp_path, SEEN_BY_A_JOB))["env"]
+    assert set(env) == {"PATH", "HOME", "TMPDIR", "LANG", "PYTHONDONTWRITEBYTECODE", "OPENBLAS_NUM_THREADS",
+                        "OMP_NUM_THREADS", "MKL_NUM_THREADS"}
+
+
+def test_a_job_cannot_signal_limit_or_read_the_zygote_or_a_classmate(grader, tmp_path):
+    """The attacker tries every process it can name; the classmate graded beside it keeps 100."""
+    attack = GOOD + textwrap.dedent("""
+        import os, resource, signal, time
+        time.sleep(0.3)  # the classmate is loaded by now
+        me = os.getpid()
+        for pid in {1, os.getppid(), *(int(p) for p in os.listdir("/proc") if p.isdigit())} - {0, me}:
+            for attempt in (lambda: resource.prlimit(pid, resource.RLIMIT_FSIZE, (0, 0)),
+                            lambda: open(f"/proc/{pid}/mem", "rb").read(1),
+                            lambda: open(f"/proc/{pid}/environ", "rb").read(1),
+                            lambda: os.kill(pid, signal.SIGSTOP), lambda: os.kill(pid, signal.SIGKILL)):
+                try:
+                    attempt()
+                except OSError:
+                    pass
+        for sig in (signal.SIGINT, signal.SIGKILL):
+            try:
+                os.kill(-1, sig)
+            except OSError:
+                pass
+    """)
+    slow = GOOD + "import time\ntime.sleep(1.0)\n"
+    scores = {name: r.score for name, r in grade_side_by_side(grader, tmp_path, {"attacker": attack,
+                                                                                 "classmate": slow}).items()}
+    assert scores == {"attacker": 100, "classmate": 100}
+    assert grade(grader, tmp_path, GOOD).score == 100  # the zygote still serves, with its limits
+
+
+def test_what_the_code_printed_reaches_the_grader_and_the_rest_is_cut(grader, tmp_path):
+    loud = grade(grader, tmp_path, "print('first words')\nprint('x' * 10_000_000)\n" + GOOD)
+    assert loud.score == 100 and loud.output_cut
+    assert loud.output.startswith("first words\nxxx") and len(loud.output) == OUTPUT_KEPT
+    quiet = grade(grader, tmp_path, "import sys\nprint('hello')\nprint('oops', file=sys.stderr)\n" + GOOD)
+    assert (quiet.output, quiet.output_cut) == ("hello\noops\n", False)
+
+
+def test_no_job_process_outlives_the_grader(tmp_path):
+    code = GOOD + "import subprocess\nsubprocess.Popen(['sleep', '765432'], start_new_session=True)\n"
+    with Grader(load_autograder_from(TOY), Limits(test_seconds=3), choose_isolation()) as grader:
+        grade(grader, tmp_path, code)
+    users = subprocess.run(["ps", "-eo", "uid=,args="], capture_output=True, text=True).stdout.splitlines()
+    assert not [line for line in users if "765432" in line or int(line.split()[0]) >= FIRST_JOB_UID]

@@ -23,9 +23,12 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import signal
+import sys
+from pathlib import Path
 
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x08000000, 0x10000000, 0x20000000, 0x40000000
-MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x4000, 0x40000
+MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x1000, 0x4000, 0x40000
 PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS, PR_SET_DUMPABLE, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 36, 38, 4, 47, 4
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
@@ -36,6 +39,8 @@ JOB_FILES = 4096
 SMALL_TMPFS = {"/dev/shm": 8 * 2 ** 20, "/var/tmp": 8 * 2 ** 20}  # private too, where they exist
 FIRST_JOB_UID = 1_500_000_000  # far above any real user's uid
 JOB_UIDS = 1_000_000
+KILLED = 128  # a job's PID 1 exits with KILLED + the signal that killed its worker
+UNREADABLE = "the job's user cannot read"
 INNER_UID = 1000  # the job's uid inside its user namespace, when the grader is not root
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -98,6 +103,8 @@ def best_mode() -> tuple[str, str]:
     if os.getuid() != 0:
         return "shared", f"{refused}; and the grader is not root, so it cannot give each job a user of its own"
     refused_uid = _probe("uid")
+    if refused_uid.startswith(UNREADABLE):
+        return "uid", f"{refused}; {refused_uid}"
     return ("uid", refused) if not refused_uid else ("shared", f"{refused}; {refused_uid}")
 
 
@@ -112,6 +119,10 @@ def _probe(mode: str) -> str:
         try:
             folder = JOB_ROOT if mode == "namespaces" else "/"
             enter(mode, 0, folder, make_folders=False)
+            hidden = [path for path in python_paths() if not os.access(path, os.R_OK | os.X_OK)]
+            if hidden:
+                os.write(write, f"{UNREADABLE} {', '.join(hidden)}: only the modules the zygote imported "
+                                f"beforehand can be imported".encode())
         except BaseException as error:
             os.write(write, str(error)[:500].encode())
         os._exit(0)
@@ -139,6 +150,32 @@ def enter(mode: str, job: int, folder: str, make_folders: bool = True) -> None:
         for name in ("home", "work"):
             os.mkdir(os.path.join(folder, name), 0o700)
         os.chdir(os.path.join(folder, "work"))
+    if mode == "namespaces":
+        _become_init()
+
+
+def _become_init() -> None:
+    """Fork the worker; this process stays as the job's PID 1, reaping, until the worker ends,
+    and ends as it did. The worker's parent is then PID 1, which its namespace's own processes
+    cannot signal: a submission that kills its parent or PID 1 kills no one."""
+    worker = os.fork()
+    if worker == 0:
+        return
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+    while True:
+        pid, status = os.wait()
+        if pid == worker:
+            code = os.waitstatus_to_exitcode(status)
+            os._exit(code if code >= 0 else KILLED - code)
+
+
+def exit_code(mode: str, code: int) -> int:
+    """How a job's worker ended, from its PID 1's exit code: negative, killed by that signal."""
+    return KILLED - code if mode == "namespaces" and code > KILLED else code
 
 
 def give_folder(folder: str, job: int) -> None:
@@ -159,12 +196,43 @@ def _unshare_job_namespaces() -> None:
 
 def _mount_private_files(owner: int | None) -> None:
     _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make mounts private")
+    if owner is not None:
+        _reveal(python_paths())
     owned = f",uid={owner},gid={owner}" if owner is not None else ""
     _tmpfs(JOB_ROOT, f"size={JOB_BYTES},nr_inodes={JOB_FILES},mode=0700{owned}")
     for path, size in SMALL_TMPFS.items():
         if os.path.isdir(path):
             _tmpfs(path, f"size={size},nr_inodes=256,mode=0700{owned}")
     _check(_libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV, None), "mount /proc")
+
+
+def python_paths() -> list[str]:
+    """What a job must read: the Python installation, its packages, `tito` and `tinytorch`."""
+    import tinytorch
+    import tito
+
+    paths = {sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable)),
+             os.path.dirname(os.path.dirname(tito.__file__)), *tinytorch.__path__}
+    return sorted(p for p in paths if not any(Path(p).is_relative_to(q) and p != q for q in paths))
+
+
+def _reveal(paths: list[str]) -> None:
+    """A folder on the way to `paths` that other users may not enter (root's own home, where a
+    Python may be installed) becomes, for this job, a tmpfs that holds only those paths."""
+    blocked = {}
+    for path in paths:
+        for folder in reversed(Path(path).parents):
+            if folder != Path("/") and not os.stat(folder).st_mode & 0o001:
+                blocked.setdefault(folder, []).append(path)
+                break
+    for folder, inside in blocked.items():
+        keep = {path: os.open(path, os.O_PATH) for path in inside}
+        _tmpfs(str(folder), "size=1m,nr_inodes=256,mode=0755")
+        for path, fd in keep.items():
+            os.makedirs(path, 0o755, exist_ok=True)
+            _check(_libc.mount(f"/proc/self/fd/{fd}".encode(), path.encode(), None, MS_BIND | MS_REC, None),
+                   f"show {path} to the job")
+            os.close(fd)
 
 
 def _tmpfs(path: str, options: str) -> None:

@@ -105,6 +105,7 @@ def confine(limits: Limits, folder: str, output_fd: int) -> None:
     os.dup2(output_fd, 1)
     os.dup2(output_fd, 2)
     os.close(output_fd)
+    sys.stdout.reconfigure(line_buffering=True)  # printed in order with stderr, as in a terminal
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
 
 

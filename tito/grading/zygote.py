@@ -181,7 +181,8 @@ class Zygote:
             reaped = True
             if pid in self.workers:
                 self.kill(pid)
-                self.finish(self.workers.pop(pid), os.waitstatus_to_exitcode(status), self.reasons.pop(pid, ""))
+                code = isolation.exit_code(self.mode, os.waitstatus_to_exitcode(status))
+                self.finish(self.workers.pop(pid), code, self.reasons.pop(pid, ""))
 
     def finish(self, job: _Job, code: int, reason: str) -> None:
         for _ in range(64):  # what is left: a pipe's worth, unless a process outside namespaces still writes
