@@ -21,6 +21,7 @@ Linux only: this runs in the zygote, never on the student's own machine.
 from __future__ import annotations
 
 import ctypes
+import functools
 import json
 import os
 import signal
@@ -28,7 +29,9 @@ import sys
 from pathlib import Path
 
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x08000000, 0x10000000, 0x20000000, 0x40000000
-MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x1000, 0x4000, 0x40000
+MS_NOSUID, MS_NODEV, MS_BIND, MS_REC = 0x2, 0x4, 0x1000, 0x4000
+MS_PRIVATE = 0x40000
+SYS_MOUNT_SETATTR, AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = 442, -100, 0x8000, 0x1  # 442 on every architecture
 PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS, PR_SET_DUMPABLE, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 36, 38, 4, 47, 4
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
@@ -56,11 +59,14 @@ def job_uid(job: int) -> int:
 
 
 def fork_job(mode: str) -> int:
-    """Fork a job: its pid in the parent, 0 in the job. In "namespaces" mode, two forks: the
-    first unshares, the second becomes PID 1 of the new PID namespace and is adopted by the
-    caller (which must be PID 1 or a child subreaper) when the first exits."""
+    """Fork a job: its pid in the parent, 0 in the job, which is PID 1 of a new PID namespace in
+    "namespaces" mode. Without root, two forks: the first makes a user namespace and the others,
+    the second becomes PID 1 of the new PID namespace and is adopted by the caller (which must be
+    PID 1 or a child subreaper) when the first exits."""
     if mode != "namespaces":
         return os.fork()
+    if os.getuid() == 0:
+        return _fork_into_namespaces()
     read, write = os.pipe()
     middle = os.fork()
     if middle == 0:
@@ -85,6 +91,27 @@ def fork_job(mode: str) -> int:
     if not answer or answer.startswith("!"):
         raise IsolationError(f"the kernel refused a job's namespaces: {answer[1:] or 'no answer'}")
     return int(answer)
+
+
+def _fork_into_namespaces() -> int:
+    """As root, one fork: the child is PID 1 of a new PID namespace, then makes its own mount
+    and IPC namespaces; the caller returns to its own PID namespace for its next children."""
+    global _OWN_PID_NAMESPACE
+    if _OWN_PID_NAMESPACE < 0:
+        _OWN_PID_NAMESPACE = os.open("/proc/self/ns/pid", os.O_RDONLY)
+    _check(_libc.unshare(CLONE_NEWPID), "unshare a PID namespace")
+    pid = -1
+    try:
+        pid = os.fork()
+    finally:
+        if pid != 0:
+            _check(_libc.setns(_OWN_PID_NAMESPACE, CLONE_NEWPID), "return to the zygote's PID namespace")
+    if pid == 0:
+        _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare mount and IPC namespaces")
+    return pid
+
+
+_OWN_PID_NAMESPACE = -1
 
 
 def adopt_orphans() -> None:
@@ -198,6 +225,7 @@ def _mount_private_files(owner: int | None) -> None:
     _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make mounts private")
     if owner is not None:
         _reveal(python_paths())
+    _all_read_only()
     owned = f",uid={owner},gid={owner}" if owner is not None else ""
     _tmpfs(JOB_ROOT, f"size={JOB_BYTES},nr_inodes={JOB_FILES},mode=0700{owned}")
     for path, size in SMALL_TMPFS.items():
@@ -206,6 +234,7 @@ def _mount_private_files(owner: int | None) -> None:
     _check(_libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV, None), "mount /proc")
 
 
+@functools.cache
 def python_paths() -> list[str]:
     """What a job must read: the Python installation, its packages, `tito` and `tinytorch`."""
     import tinytorch
@@ -233,6 +262,15 @@ def _reveal(paths: list[str]) -> None:
             _check(_libc.mount(f"/proc/self/fd/{fd}".encode(), path.encode(), None, MS_BIND | MS_REC, None),
                    f"show {path} to the job")
             os.close(fd)
+
+
+def _all_read_only() -> None:
+    """Every mount the job sees becomes read-only for it (mount_setattr, Linux 5.12), before its
+    own tmpfs's are mounted: it can write nowhere else, even where its user could (the
+    sandbox's own folders, or the grader's files when it runs as the grader's user)."""
+    attr = (ctypes.c_uint64 * 4)(MOUNT_ATTR_RDONLY, 0, 0, 0)
+    result = _libc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, b"/", AT_RECURSIVE, ctypes.byref(attr), ctypes.sizeof(attr))
+    _check(result, "make every mount read-only")
 
 
 def _tmpfs(path: str, options: str) -> None:

@@ -59,6 +59,7 @@ def main() -> None:
     scenarios = load_scenarios(sys.stdin.read())
     for name in PRELOAD:
         importlib.import_module(name)
+    isolation.python_paths()  # found once, here, for every job
     if mode == "namespaces" and os.getuid() == 0 and os.getpid() != 1:
         _own_namespaces(control)
     isolation.adopt_orphans()
