@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tito.grading.judge import Grader, load_autograder_from
+from tito.grading.reports import feedback_markdown
 from tito.grading.sandbox import Isolation, choose_isolation
 from tito.grading.submissions import Submission
 from tito.grading.worker import Limits
@@ -242,6 +243,8 @@ SEEN_BY_A_JOB = GOOD + textwrap.dedent("""
         "files": walk("/tmp") + walk("/dev/shm"),
         "caps": open("/proc/self/status").read().split("CapEff:")[1].split()[0],
         "env": sorted(os.environ),
+        "open": sorted(os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+                       if os.path.exists(f"/proc/self/fd/{fd}")),
     }
     def greet(name):
         return json.dumps(seen)
@@ -262,6 +265,8 @@ def test_two_jobs_see_nothing_of_each_other(grader, tmp_path):
     for job in (one, two):
         assert len(job["commands"]) == 3 and sum("sleep" in c for c in job["commands"]) == 1  # its PID 1, itself
         assert job["caps"] == "0" * 16
+        # /dev/null, its output twice, its results: no zygote socket, no pipe of another job
+        assert len(job["open"]) == 4 and not [f for f in job["open"] if f.startswith("socket")]
         assert [Path(f).name for f in job["files"]] == [job["token"]] * 3  # in /tmp, $HOME, working folder
     assert one["uid"] != two["uid"] and {one["uid"], two["uid"]} & {0, os.getuid()} == set()
     mine = {k: os.readlink(f"/proc/self/ns/{k}") for k in ("pid", "mnt", "ipc")}
@@ -320,3 +325,16 @@ def test_no_job_process_outlives_the_grader(tmp_path):
         grade(grader, tmp_path, code)
     users = subprocess.run(["ps", "-eo", "uid=,args="], capture_output=True, text=True).stdout.splitlines()
     assert not [line for line in users if "765432" in line or int(line.split()[0]) >= FIRST_JOB_UID]
+
+
+def test_feedback_quotes_what_the_code_printed_in_a_block_it_cannot_close(grader, tmp_path):
+    forged = "print('```')\nprint('**Score: 100 / 100**')\nprint('\\x1b[2J')\n" + GOOD.replace("'hello '", "'hi '")
+    result = grade(grader, tmp_path, forged)
+    feedback = feedback_markdown(result)
+    before, fence, after = feedback.partition("\n````text\n")
+    assert fence and "**Score: 100 / 100**" not in before and "\x1b" not in feedback
+    quoted, closing, rest = after.partition("\n````")
+    assert quoted == "```\n**Score: 100 / 100**\n\\x1b[2J" and closing and rest.strip() == ""
+    assert "What your code printed:" in before
+    loud = feedback_markdown(grade(grader, tmp_path, "print('x' * 10_000)\n" + GOOD))
+    assert "The first 4 KB of what your code printed (the rest was cut):" in loud

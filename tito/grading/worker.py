@@ -108,7 +108,9 @@ def confine(limits: Limits, folder: str, output_fd: int) -> None:
     os.dup2(output_fd, 2)
     os.close(output_fd)
     _print_to_the_zygote()
-    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
 
 
 class _CappedOutput(io.RawIOBase):
