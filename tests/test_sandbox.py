@@ -10,7 +10,7 @@ import pytest
 
 from tito.grading.judge import Grader, load_autograder_from
 from tito.grading.reports import feedback_markdown
-from tito.grading.sandbox import Isolation, choose_isolation
+from tito.grading.sandbox import Isolation, choose_isolation, jobs_summary
 from tito.grading.submissions import Submission
 from tito.grading.worker import Limits
 from tito.grading.zygote import OUTPUT_KEPT
@@ -20,14 +20,20 @@ pytestmark = pytest.mark.grading
 
 TOY = Path(__file__).parent / "toy_autograder"
 GOOD = "import numpy as np\ndef add(a, b): return a + b\ndef greet(name): return 'hello ' + name\n"
-ISOLATIONS = ["bubblewrap", "none"]
+ISOLATIONS = ["bubblewrap", "none", "uid"]
 
 
 @pytest.fixture(scope="module", params=ISOLATIONS)
 def grader(request):
+    """With bubblewrap, without it, and with only a user per job (as in a container that
+    refuses namespaces), whatever else this machine would allow."""
     isolation = choose_isolation(use_bubblewrap=request.param == "bubblewrap")
     if request.param == "bubblewrap" and not isolation.isolated:
         pytest.skip("bubblewrap is not available on this machine")
+    if request.param == "uid":
+        if os.getuid() != 0:
+            pytest.skip("a user per job needs a grader run by root")
+        isolation = Isolation("none", jobs_summary("uid", "asked for"), (), "uid")
     with Grader(load_autograder_from(TOY), Limits(test_seconds=2, memory_mb=1024), isolation) as grader:
         yield grader
 
@@ -171,17 +177,24 @@ def test_a_job_that_fills_its_folder_harms_no_one_and_the_next_finds_room(grader
 
 
 def test_each_job_has_a_private_capped_tmp_home_and_shm(grader, tmp_path):
-    if grader.isolation.jobs != "namespaces":
-        pytest.skip("a private /tmp needs a mount namespace per job")
-    size = GOOD + textwrap.dedent("""
+    """In namespaces: /tmp (with $HOME and the working folder), /dev/shm are tmpfs's of its own.
+    With only a user of its own: $HOME and the working folder lie in a folder only it may enter."""
+    where = GOOD + textwrap.dedent("""
         import os
-        sizes = [os.statvfs(p).f_blocks * os.statvfs(p).f_frsize for p in ("/tmp", os.environ["HOME"], os.getcwd())]
+        places = ("/tmp", os.environ["HOME"], os.getcwd())
+        sizes = [os.statvfs(p).f_blocks * os.statvfs(p).f_frsize for p in places]
+        top = os.stat(os.environ["TMPDIR"])
         def greet(name):
-            return f"{sizes} bytes"
+            return f"{sizes} bytes, {oct(top.st_mode & 0o777)} {top.st_uid == os.getuid()}"
     """)
-    assert f"greet gave '{[JOB_BYTES] * 3} bytes'" in messages(grade(grader, tmp_path, size))
-    assert grade(grader, tmp_path, disk_bomb("'/dev/shm'")).score == 60
-    assert grade(grader, tmp_path, ROOM_TO_WRITE).score == 100
+    said = messages(grade(grader, tmp_path, where))
+    assert "0o700 True" in said
+    if grader.isolation.jobs == "namespaces":
+        assert f"greet gave '{[JOB_BYTES] * 3} bytes" in said
+        assert grade(grader, tmp_path, disk_bomb("'/dev/shm'")).score == 60
+        assert grade(grader, tmp_path, ROOM_TO_WRITE).score == 100
+    else:
+        assert "/tmp is the machine's" in grader.isolation.summary
 
 
 def test_killing_the_parent_does_not_stop_grading(grader, tmp_path):
@@ -239,10 +252,14 @@ SEEN_BY_A_JOB = GOOD + textwrap.dedent("""
         "token": token,
         "uid": os.getuid(),
         "ns": {k: os.readlink(f"/proc/self/ns/{k}") for k in ("pid", "mnt", "ipc")},
-        "commands": sorted(open(f"/proc/{p}/cmdline").read() for p in os.listdir("/proc") if p.isdigit()),
+        "commands": sorted(c for c in (open(f"/proc/{p}/cmdline").read() for p in os.listdir("/proc") if p.isdigit())
+                           if "4321" in c or "tito" in c),
         "files": walk("/tmp") + walk("/dev/shm"),
         "caps": open("/proc/self/status").read().split("CapEff:")[1].split()[0],
         "env": sorted(os.environ),
+        "folder": os.environ["TMPDIR"],
+        "folders": sorted(f"/tmp/{d}" for d in os.listdir("/tmp")
+                          if d.startswith("tito-job") and os.access(f"/tmp/{d}", os.R_OK | os.X_OK)),
         "open": sorted(os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
                        if os.path.exists(f"/proc/self/fd/{fd}")),
     }
@@ -257,21 +274,23 @@ def seen(result) -> dict:
 
 
 def test_two_jobs_see_nothing_of_each_other(grader, tmp_path):
-    """Each sees only its own processes and files, in namespaces of its own, as its own user."""
-    if grader.isolation.jobs != "namespaces":
-        pytest.skip("the namespaces of a job")
+    """Each sees only its own processes and files, in namespaces of its own, as its own user;
+    with only a user of its own, it sees the others' processes but cannot enter their folders."""
     one, two = (seen(r) for r in grade_side_by_side(grader, tmp_path, {"one": SEEN_BY_A_JOB,
                                                                        "two": SEEN_BY_A_JOB}).values())
     for job in (one, two):
-        assert len(job["commands"]) == 3 and sum("sleep" in c for c in job["commands"]) == 1  # its PID 1, itself
         assert job["caps"] == "0" * 16
         # /dev/null, its output twice, its results: no zygote socket, no pipe of another job
         assert len(job["open"]) == 4 and not [f for f in job["open"] if f.startswith("socket")]
-        assert [Path(f).name for f in job["files"]] == [job["token"]] * 3  # in /tmp, $HOME, working folder
+        assert job["folders"] == [job["folder"]] or not job["folders"]  # no other job's folder
     assert one["uid"] != two["uid"] and {one["uid"], two["uid"]} & {0, os.getuid()} == set()
-    mine = {k: os.readlink(f"/proc/self/ns/{k}") for k in ("pid", "mnt", "ipc")}
-    for kind in ("pid", "mnt", "ipc"):
-        assert len({one["ns"][kind], two["ns"][kind], mine[kind]}) == 3, kind
+    if grader.isolation.jobs == "namespaces":
+        for job in (one, two):
+            assert len(job["commands"]) == 3 and sum("sleep" in c for c in job["commands"]) == 1  # its PID 1, itself
+            assert [Path(f).name for f in job["files"]] == [job["token"]] * 3  # in /tmp, $HOME, working folder
+        mine = {k: os.readlink(f"/proc/self/ns/{k}") for k in ("pid", "mnt", "ipc")}
+        for kind in ("pid", "mnt", "ipc"):
+            assert len({one["ns"][kind], two["ns"][kind], mine[kind]}) == 3, kind
 
 
 def test_a_job_sees_none_of_the_graders_environment(tmp_path, monkeypatch):

@@ -33,8 +33,10 @@ from tito.grading import isolation, worker
 
 # Imported before the jobs change user, for student code that uses them: outside a sandbox a
 # job's user may not be able to read the Python installation.
-PRELOAD = ("abc", "collections", "copy", "dataclasses", "functools", "itertools", "math", "numbers",
-           "typing", "warnings", "zipfile", "numpy.linalg", "numpy.random", "numpy.lib.format")
+PRELOAD = ("abc", "bisect", "collections", "contextlib", "copy", "dataclasses", "enum", "functools", "heapq",
+           "inspect", "itertools", "json", "math", "numbers", "operator", "pathlib", "random", "re", "statistics",
+           "string", "subprocess", "tempfile", "textwrap", "typing", "warnings", "zipfile", "numpy.linalg",
+           "numpy.random", "numpy.lib.format")
 PR_SET_PDEATHSIG = 1
 ORPHAN_SCAN_SECONDS = 0.5
 DISK_CHECK_SECONDS = 0.02  # a bomb writes 50 MB in that time, not more
