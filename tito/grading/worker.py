@@ -155,9 +155,8 @@ def job_environment(folder: str) -> dict[str, str]:
 def tasks_of(uid: int) -> int:
     """Processes and threads of `uid` that this process can see: what RLIMIT_NPROC counts.
 
-    In the sandbox only the sandbox's are seen: exactly what the kernel counts in a user
-    namespace; without one, the uid's other processes on the machine are missed, and the limit
-    only gets stricter.
+    A job with a user of its own, or in a user and PID namespace of its own, sees exactly what
+    the kernel counts for it; otherwise what it cannot see only makes the limit stricter.
     """
     count = 0
     for entry in filter(str.isdigit, os.listdir("/proc")):
