@@ -166,7 +166,7 @@ def enter(mode: str, job: int, folder: str, make_folders: bool = True) -> None:
     `folder` is the job's own (JOB_ROOT in "namespaces" mode, else one the zygote made): TMPDIR,
     with $HOME and the working folder inside."""
     if mode == "namespaces":
-        _mount_private_files(job_uid(job) if os.getuid() == 0 else None)
+        _mount_private_files()
     if os.getuid() == 0:
         _become(job_uid(job))
     elif mode == "namespaces":
@@ -221,16 +221,17 @@ def _unshare_job_namespaces() -> None:
         _write("/proc/self/gid_map", f"{INNER_UID} {outer_gid} 1")
 
 
-def _mount_private_files(owner: int | None) -> None:
+def _mount_private_files() -> None:
+    """The job's own view of the files: read-only everywhere but its own tmpfs's (mode 1777, like
+    any /tmp: they are the job's alone, in its mount namespace) and a /proc of its PID namespace."""
     _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make mounts private")
-    if owner is not None:
+    if os.getuid() == 0:
         _reveal(python_paths())
     _all_read_only()
-    owned = f",uid={owner},gid={owner}" if owner is not None else ""
-    _tmpfs(JOB_ROOT, f"size={JOB_BYTES},nr_inodes={JOB_FILES},mode=0700{owned}")
+    _tmpfs(JOB_ROOT, f"size={JOB_BYTES},nr_inodes={JOB_FILES},mode=1777", python_paths())
     for path, size in SMALL_TMPFS.items():
         if os.path.isdir(path):
-            _tmpfs(path, f"size={size},nr_inodes=256,mode=0700{owned}")
+            _tmpfs(path, f"size={size},nr_inodes=256,mode=1777", python_paths())
     _check(_libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV, None), "mount /proc")
 
 
@@ -255,13 +256,7 @@ def _reveal(paths: list[str]) -> None:
                 blocked.setdefault(folder, []).append(path)
                 break
     for folder, inside in blocked.items():
-        keep = {path: os.open(path, os.O_PATH) for path in inside}
-        _tmpfs(str(folder), "size=1m,nr_inodes=256,mode=0755")
-        for path, fd in keep.items():
-            os.makedirs(path, 0o755, exist_ok=True)
-            _check(_libc.mount(f"/proc/self/fd/{fd}".encode(), path.encode(), None, MS_BIND | MS_REC, None),
-                   f"show {path} to the job")
-            os.close(fd)
+        _tmpfs(str(folder), "size=1m,nr_inodes=256,mode=0755", inside)
 
 
 def _all_read_only() -> None:
@@ -273,9 +268,17 @@ def _all_read_only() -> None:
     _check(result, "make every mount read-only")
 
 
-def _tmpfs(path: str, options: str) -> None:
-    _check(_libc.mount(b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options.encode()),
-           f"mount a tmpfs on {path}")
+def _tmpfs(folder: str, options: str, keep: list[str]) -> None:
+    """A new tmpfs on `folder`, in which those of the paths `keep` that lay under it (the Python
+    installation or the packages, when the grader's live in /tmp) are shown again, as they were."""
+    inside = {path: os.open(path, os.O_PATH) for path in keep if Path(path).is_relative_to(folder)}
+    _check(_libc.mount(b"tmpfs", folder.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options.encode()),
+           f"mount a tmpfs on {folder}")
+    for path, fd in inside.items():
+        os.makedirs(path, 0o755, exist_ok=True)
+        _check(_libc.mount(f"/proc/self/fd/{fd}".encode(), path.encode(), None, MS_BIND | MS_REC, None),
+               f"show {path} to the job")
+        os.close(fd)
 
 
 def _become(uid: int) -> None:

@@ -28,8 +28,10 @@ from tito.grading.worker import THREADS
 
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 # What the zygote keeps as root in bubblewrap, to set up each job: namespaces and mounts, the
-# job's own user, and killing and demoting processes of other users. The jobs keep none.
-ZYGOTE_CAPABILITIES = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_SYS_NICE")
+# job's own user, and killing and demoting processes of other users; where namespaces fail in the
+# sandbox, making, watching and removing each job's folder. The jobs keep none.
+ZYGOTE_CAPABILITIES = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_SYS_NICE", "CAP_CHOWN",
+                       "CAP_DAC_OVERRIDE", "CAP_FOWNER")
 EXITED_MESSAGE = 1 << 17  # the zygote's report of one job, with what it printed
 
 

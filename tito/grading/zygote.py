@@ -124,12 +124,12 @@ class Zygote:
         except OSError:
             pass
         folder = ""
-        if self.mode != "namespaces":
-            folder = tempfile.mkdtemp(prefix=f"tito-job{job}-")
-            isolation.give_folder(folder, job)
         try:
+            if self.mode != "namespaces":
+                folder = tempfile.mkdtemp(prefix=f"tito-job{job}-")
+                isolation.give_folder(folder, job)
             pid = isolation.fork_job(self.mode)
-        except isolation.IsolationError as error:
+        except OSError as error:  # the job gets a reason; the zygote goes on with the others
             pid, refused = -1, f"the grader could not isolate it ({error})"
         if pid == 0:
             try:
