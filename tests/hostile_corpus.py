@@ -34,11 +34,14 @@ def others():
     return sorted({1, os.getppid(), *listed} - {0, os.getpid()})
 """
 
-# A package planted wherever the thief can write, in case a classmate imports from there: it
-# copies the importer's cells beside itself, then hands over the real package.
+# A module planted wherever the thief can write, under names a classmate's worker may import
+# late (numpy and the standard library import some on first use): it copies the importer's cells
+# beside itself, then hands over the real module.
+PLANTED = ("difflib", "pprint", "calendar", "unittest", "pickle", "bz2", "lzma", "gzip", "shutil", "glob",
+           "csv", "hashlib", "secrets", "uuid", "platform", "datetime", "decimal", "fractions", "queue")
 PLANT = """
 import importlib, os, sys
-here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+here = os.path.dirname(os.path.abspath(__file__))
 frame = sys._getframe(1)
 while frame is not None:
     cells = frame.f_locals.get("cells")
@@ -51,8 +54,8 @@ while frame is not None:
         break
     frame = frame.f_back
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
-del sys.modules["tinytorch"]
-importlib.import_module("tinytorch")
+del sys.modules[__name__]
+importlib.import_module(__name__)
 """
 
 # The thief: an honest no-op (the stub) that plants PLANT, drops its own classes and, when the
@@ -66,19 +69,23 @@ for top in ("/tmp", "/scratch", "/tmp/tito-jobs"):
         places |= {{os.path.join(top, d) for d in os.listdir(top)}}
     except OSError:
         pass
-for place in places:
-    try:
-        os.makedirs(os.path.join(place, "tinytorch"), exist_ok=True)
-        with open(os.path.join(place, "tinytorch", "__init__.py"), "w") as f:
-            f.write({PLANT!r})
-    except OSError:
-        pass
+
+def plant():
+    for place in places:
+        for module in {PLANTED!r}:
+            try:
+                with open(os.path.join(place, module + ".py"), "w") as f:
+                    f.write({PLANT!r})
+            except OSError:
+                pass
+
+plant()
 for name, value in list(globals().items()):
     if getattr(value, "__module__", None) == __name__ and isinstance(value, type):
         del globals()[name]
 
 def __getattr__(name):
-    for _ in range(20):
+    for _ in range(30):
         for place in places:
             try:
                 source = open(os.path.join(place, "stolen_cells.py")).read()
@@ -87,7 +94,8 @@ def __getattr__(name):
             exec(source, globals())
             if name in globals():
                 return globals()[name]
-        time.sleep(0.1)
+        plant()  # again: a grader may clean its shared folders
+        time.sleep(0.05)
     raise AttributeError(name)
 """
 
@@ -229,6 +237,12 @@ for folder in folders - {mine}:
     except OSError:
         pass""", "solution"),
     "plants_modules_for_classmates": ("stub", THIEF, "at_most_stub"),
+    "uses_a_late_import_in_adam_step": ("solution", """
+_step = Adam.step
+def _step_with_a_late_import(self):
+    import difflib  # imported by nothing before: found on the worker's sys.path, now
+    return _step(self)
+Adam.step = _step_with_a_late_import""", "solution"),
     # Correct code that prints or writes files
     "prints_10_mb": ("solution", """
 import sys
