@@ -1,21 +1,23 @@
 """How each job is kept apart from every other one: namespaces, a user and a tmpfs of its own.
 
-The zygote forks one job per worker (`fork_job`); before the student's code runs, the job
-enters what the machine allows, in the best `mode` that the probe (`best_mode`) found:
+The zygote forks each job with `fork_job`; before the student's code runs, the job calls
+`enter`, in the best mode that the probe (`best_mode`, run as `python -m tito.grading.isolation`
+where the zygote will run) found:
 
-- "namespaces": new mount, PID and IPC namespaces, with a user of its own (`job_uid`) when the
-  grader is root, or a new user namespace when it is not. The worker is PID 1 of its PID
-  namespace, so it sees no other process (not the zygote, not another job), everything it
-  starts dies with it, and it sees a fresh /proc. /tmp, /dev/shm and /var/tmp are tmpfs's of its
-  own (/tmp holds $HOME and the working folder too), capped in size and files: a disk bomb meets
-  ENOSPC there and harms no one. It keeps no capability.
+- "namespaces": new mount, PID and IPC namespaces, as a user of its own (`job_uid`) when the
+  grader is root, or in a new user namespace when it is not. The job's PID 1 only waits for the
+  worker (PID 2): the job sees no other process (not the zygote, not another job), cannot signal
+  its PID 1, and everything it starts dies with it; /proc is its own. Every mount is read-only
+  for it but its own tmpfs's: /tmp (holding $HOME and the working folder), /dev/shm, /var/tmp,
+  capped in size and files, so a disk bomb meets ENOSPC there and harms no one.
 - "uid": the kernel refuses namespaces (a container without CAP_SYS_ADMIN) but the grader is
   root: a user of its own per job, so it can signal, trace or limit no process of another job or
-  the zygote's; its folder (also $HOME and TMPDIR) is private to that user, watched for size by the
-  zygote; /tmp is the machine's.
-- "shared": neither (the grader is not root and cannot make user namespaces): every job runs as
-  the grader's user, and nothing keeps one job from another.
+  of the zygote; its folder ($HOME, TMPDIR, working folder), made by the zygote, is private to
+  that user and watched for size by the zygote; /tmp is the machine's.
+- "shared": neither (not root, and no user namespaces): every job runs as the grader's user, and
+  nothing keeps one job from another.
 
+In every mode the job then has no capability, no_new_privs, is not dumpable, and has umask 077.
 Linux only: this runs in the zygote, never on the student's own machine.
 """
 from __future__ import annotations
@@ -28,11 +30,13 @@ import signal
 import sys
 from pathlib import Path
 
-CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x08000000, 0x10000000, 0x20000000, 0x40000000
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER = 0x20000, 0x08000000, 0x10000000
+CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
 MS_NOSUID, MS_NODEV, MS_BIND, MS_REC = 0x2, 0x4, 0x1000, 0x4000
 MS_PRIVATE = 0x40000
 SYS_MOUNT_SETATTR, AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = 442, -100, 0x8000, 0x1  # 442 on every architecture
-PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS, PR_SET_DUMPABLE, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 36, 38, 4, 47, 4
+PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS, PR_SET_DUMPABLE = 36, 38, 4
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 MODES = ("namespaces", "uid", "shared")
@@ -167,9 +171,9 @@ def enter(mode: str, job: int, folder: str, make_folders: bool = True) -> None:
     with $HOME and the working folder inside."""
     if mode == "namespaces":
         _mount_private_files()
-    if os.getuid() == 0:
+    if mode != "shared" and os.getuid() == 0:
         _become(job_uid(job))
-    elif mode == "namespaces":
+    else:
         _drop_capabilities()
     _no_new_privileges()
     os.umask(0o077)
@@ -206,9 +210,8 @@ def exit_code(mode: str, code: int) -> int:
 
 
 def give_folder(folder: str, job: int) -> None:
-    """Outside namespaces, as root: the folder the zygote made for a job becomes that job's."""
-    if os.getuid() == 0:
-        os.chown(folder, job_uid(job), job_uid(job))
+    """In "uid" mode: the folder the zygote made for a job becomes that job's user's."""
+    os.chown(folder, job_uid(job), job_uid(job))
 
 
 def _unshare_job_namespaces() -> None:
@@ -290,7 +293,8 @@ def _become(uid: int) -> None:
 
 
 def _drop_capabilities() -> None:
-    """In a user namespace of its own the job holds every capability there: drop them all."""
+    """Drop every capability: those a user namespace of its own gave the job, or those the
+    zygote holds, in "shared" mode."""
     class Header(ctypes.Structure):
         _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
 

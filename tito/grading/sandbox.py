@@ -141,8 +141,9 @@ def jobs_summary(mode: str, why: str) -> str:
         return (f"each job runs as a user of its own ({why}): it cannot signal, trace or limit another job "
                 f"or the grader; its folder ($HOME, TMPDIR, working folder) is private, watched to {size}; "
                 f"/tmp is the machine's; cleared environment")
-    return (f"every job runs as the grader's own user ({why}): a job can signal, read and write the other "
-            f"jobs; cleared environment")
+    user = "as root without capabilities" if os.getuid() == 0 else "as the grader's own user"
+    return (f"every job runs {user} ({why}): a job can signal, read and write the other jobs; "
+            f"cleared environment")
 
 
 class Zygote:

@@ -127,7 +127,8 @@ class Zygote:
         try:
             if self.mode != "namespaces":
                 folder = tempfile.mkdtemp(prefix=f"tito-job{job}-")
-                isolation.give_folder(folder, job)
+                if self.mode == "uid":
+                    isolation.give_folder(folder, job)
             pid = isolation.fork_job(self.mode)
         except OSError as error:  # the job gets a reason; the zygote goes on with the others
             pid, refused = -1, f"the grader could not isolate it ({error})"
