@@ -136,7 +136,8 @@ def jobs_summary(mode: str, why: str) -> str:
     if mode == "namespaces":
         user = "as a user of its own" if os.getuid() == 0 else "in a user namespace of its own"
         return (f"each job in its own mount, PID and IPC namespaces {user}, without capabilities, with a "
-                f"private {size} /tmp holding its $HOME and working folder, and a cleared environment")
+                f"private {size} /tmp holding its $HOME and working folder (nothing else writable), and a "
+                f"cleared environment")
     if mode == "uid":
         return (f"each job runs as a user of its own ({why}): it cannot signal, trace or limit another job "
                 f"or the grader; its folder ($HOME, TMPDIR, working folder) is private, watched to {size}; "

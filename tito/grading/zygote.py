@@ -253,9 +253,13 @@ class Zygote:
                 self.kill(pid)
 
     def end(self) -> None:
+        """Kill every job. In namespaces that ends everything they started; otherwise what they
+        left behind is found among this process's children (its /proc is then its own PID
+        namespace's, or the machine's)."""
         for pid in list(self.workers):
             self.kill(pid)
-        kill_orphans({})
+        if self.mode != "namespaces":
+            kill_orphans({})
 
 
 def footprint(folder: str) -> int:
