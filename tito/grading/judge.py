@@ -58,6 +58,7 @@ class Autograder:
 # What stays with the instructor: the material that validates the autograder, and the script that
 # makes its expected values. Everything else in an autograder folder is what grading needs.
 LATE_SECONDS = 1.0  # a test still running after this starts the remaining ones apart
+MIN_TASKS = 4  # processes or threads a worker that runs apart may start, at least
 
 INSTRUCTOR_ONLY = ("mutants", "correct", "samples", "make_expected.py", "__pycache__")
 
@@ -184,9 +185,11 @@ class _Apart:
     def start(self, names: list[str]) -> None:
         if not self.started:
             self.started = time.monotonic()
-            # Side by side, each gets half the memory and the lowest CPU priority: a bomb or a loop
-            # in code that every test runs slows down no other submission.
-            limits = replace(self.grader.limits, memory_mb=self.grader.limits.memory_mb // 2)
+            # Side by side, each gets half the memory, a share of the processes (each worker is a
+            # user of its own, counted apart) and the lowest CPU priority: a bomb or a loop in code
+            # that every test runs slows down no other submission.
+            own = self.grader.limits
+            limits = replace(own, memory_mb=own.memory_mb // 2, tasks=max(MIN_TASKS, own.tasks // max(1, len(names))))
             self.running = [(name, self.grader.start_worker(Job(self.cells, [name], limits))) for name in names]
             for _, job in self.running:
                 job.demote()

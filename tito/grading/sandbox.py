@@ -28,8 +28,10 @@ from tito.grading.worker import THREADS
 
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 # What the zygote keeps as root in bubblewrap, to set up each job: namespaces and mounts, the
-# job's own user, and killing and demoting processes of other users. The jobs keep none.
-ZYGOTE_CAPABILITIES = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_SYS_NICE")
+# job's own user, and killing and demoting processes of other users; where namespaces fail in the
+# sandbox, making, watching and removing each job's folder. The jobs keep none.
+ZYGOTE_CAPABILITIES = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_SYS_NICE", "CAP_CHOWN",
+                       "CAP_DAC_OVERRIDE", "CAP_FOWNER")
 EXITED_MESSAGE = 1 << 17  # the zygote's report of one job, with what it printed
 
 
@@ -134,13 +136,15 @@ def jobs_summary(mode: str, why: str) -> str:
     if mode == "namespaces":
         user = "as a user of its own" if os.getuid() == 0 else "in a user namespace of its own"
         return (f"each job in its own mount, PID and IPC namespaces {user}, without capabilities, with a "
-                f"private {size} /tmp holding its $HOME and working folder, and a cleared environment")
+                f"private {size} /tmp holding its $HOME and working folder (nothing else writable), and a "
+                f"cleared environment")
     if mode == "uid":
         return (f"each job runs as a user of its own ({why}): it cannot signal, trace or limit another job "
                 f"or the grader; its folder ($HOME, TMPDIR, working folder) is private, watched to {size}; "
                 f"/tmp is the machine's; cleared environment")
-    return (f"every job runs as the grader's own user ({why}): a job can signal, read and write the other "
-            f"jobs; cleared environment")
+    user = "as root without capabilities" if os.getuid() == 0 else "as the grader's own user"
+    return (f"every job runs {user} ({why}): a job can signal, read and write the other jobs; "
+            f"cleared environment")
 
 
 class Zygote:

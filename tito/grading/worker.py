@@ -6,6 +6,7 @@ scenarios to run, the limits), runs the scenarios and sends back what it observe
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import resource
@@ -22,6 +23,7 @@ from tito.grading import isolation
 from tito.grading.wire import encode, frame
 
 MESSAGE_LIMIT = 500
+OUTPUT_BUDGET = 64 * 1024  # bytes Python's printing sends on, more than the zygote keeps
 THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
@@ -105,7 +107,42 @@ def confine(limits: Limits, folder: str, output_fd: int) -> None:
     os.dup2(output_fd, 1)
     os.dup2(output_fd, 2)
     os.close(output_fd)
-    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    _print_to_the_zygote()
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+
+
+class _CappedOutput(io.RawIOBase):
+    """File descriptors 1 and 2, past which Python's own printing stops once the zygote has
+    seen more than it keeps: printing any amount then costs no more than formatting it. (Writes
+    to the descriptors themselves still reach the zygote, which discards them.)"""
+
+    def __init__(self, budget: int):
+        self.budget = budget
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        size = len(data)
+        if self.budget > 0:
+            kept = bytes(data[:self.budget])
+            self.budget -= len(kept)
+            try:
+                while kept:
+                    kept = kept[os.write(1, kept):]
+            except OSError:
+                self.budget = 0
+        return size
+
+
+def _print_to_the_zygote() -> None:
+    """sys.stdout (line-buffered, as in a terminal) and sys.stderr share one _CappedOutput."""
+    raw = _CappedOutput(OUTPUT_BUDGET)
+    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.BufferedWriter(raw), "utf-8", "backslashreplace",
+                                                   line_buffering=True)
+    sys.stderr = sys.__stderr__ = io.TextIOWrapper(raw, "utf-8", "backslashreplace", write_through=True)
 
 
 def job_environment(folder: str) -> dict[str, str]:
@@ -118,9 +155,8 @@ def job_environment(folder: str) -> dict[str, str]:
 def tasks_of(uid: int) -> int:
     """Processes and threads of `uid` that this process can see: what RLIMIT_NPROC counts.
 
-    In the sandbox only the sandbox's are seen: exactly what the kernel counts in a user
-    namespace; without one, the uid's other processes on the machine are missed, and the limit
-    only gets stricter.
+    A job with a user of its own, or in a user and PID namespace of its own, sees exactly what
+    the kernel counts for it; otherwise what it cannot see only makes the limit stricter.
     """
     count = 0
     for entry in filter(str.isdigit, os.listdir("/proc")):

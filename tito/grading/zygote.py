@@ -13,6 +13,7 @@ every other job's pipes are closed in the job before the student's code runs.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import importlib
 import json
 import os
@@ -32,12 +33,16 @@ from tito.grading import isolation, worker
 
 # Imported before the jobs change user, for student code that uses them: outside a sandbox a
 # job's user may not be able to read the Python installation.
-PRELOAD = ("abc", "collections", "copy", "dataclasses", "functools", "itertools", "math", "numbers",
-           "typing", "warnings", "zipfile", "numpy.linalg", "numpy.random", "numpy.lib.format")
+PRELOAD = ("abc", "bisect", "collections", "contextlib", "copy", "dataclasses", "enum", "functools", "heapq",
+           "inspect", "itertools", "json", "math", "numbers", "operator", "pathlib", "random", "re", "statistics",
+           "string", "subprocess", "tempfile", "textwrap", "typing", "warnings", "zipfile", "numpy.linalg",
+           "numpy.random", "numpy.lib.format")
 PR_SET_PDEATHSIG = 1
 ORPHAN_SCAN_SECONDS = 0.5
 DISK_CHECK_SECONDS = 0.02  # a bomb writes 50 MB in that time, not more
 OUTPUT_KEPT = 4096  # bytes of what a job printed that reach the grader
+OUTPUT_PIPE = 2 ** 20  # the size of a job's output pipe
+SPLICES = 8  # pipefuls discarded at one wake-up, at most
 LOWEST_PRIORITY = 19  # nice value
 
 
@@ -56,6 +61,7 @@ def main() -> None:
     scenarios = load_scenarios(sys.stdin.read())
     for name in PRELOAD:
         importlib.import_module(name)
+    isolation.python_paths()  # found once, here, for every job
     if mode == "namespaces" and os.getuid() == 0 and os.getpid() != 1:
         _own_namespaces(control)
     isolation.adopt_orphans()
@@ -113,13 +119,18 @@ class Zygote:
     def start(self, job: int, fds: list[int]) -> None:
         job_fd, results_fd = fds
         output_r, output_w = os.pipe()
-        folder = ""
-        if self.mode != "namespaces":
-            folder = tempfile.mkdtemp(prefix=f"tito-job{job}-")
-            isolation.give_folder(folder, job)
         try:
+            fcntl.fcntl(output_w, fcntl.F_SETPIPE_SZ, OUTPUT_PIPE)  # fewer wake-ups for a flood
+        except OSError:
+            pass
+        folder = ""
+        try:
+            if self.mode != "namespaces":
+                folder = tempfile.mkdtemp(prefix=f"tito-job{job}-")
+                if self.mode == "uid":
+                    isolation.give_folder(folder, job)
             pid = isolation.fork_job(self.mode)
-        except isolation.IsolationError as error:
+        except OSError as error:  # the job gets a reason; the zygote goes on with the others
             pid, refused = -1, f"the grader could not isolate it ({error})"
         if pid == 0:
             try:
@@ -151,8 +162,7 @@ class Zygote:
                 job.printed += chunk
                 size = len(chunk)
             else:
-                size = os.splice(job.output, self.devnull, 1 << 20)
-                job.cut = job.cut or size > 0
+                size = self.discard(job)
         except BlockingIOError:
             return False
         except OSError:
@@ -160,6 +170,20 @@ class Zygote:
         if not size:
             self.close_output(job)
         return size > 0
+
+    def discard(self, job: _Job) -> int:
+        """Up to SPLICES pipefuls of a job's output past the first OUTPUT_KEPT bytes, dropped."""
+        size = os.splice(job.output, self.devnull, OUTPUT_PIPE)
+        job.cut = job.cut or size > 0
+        for _ in range(SPLICES - 1):
+            try:
+                more = os.splice(job.output, self.devnull, OUTPUT_PIPE)
+            except BlockingIOError:
+                break
+            if not more:
+                break
+            size += more
+        return size
 
     def close_output(self, job: _Job) -> None:
         if job.output >= 0:
@@ -181,7 +205,8 @@ class Zygote:
             reaped = True
             if pid in self.workers:
                 self.kill(pid)
-                self.finish(self.workers.pop(pid), os.waitstatus_to_exitcode(status), self.reasons.pop(pid, ""))
+                code = isolation.exit_code(self.mode, os.waitstatus_to_exitcode(status))
+                self.finish(self.workers.pop(pid), code, self.reasons.pop(pid, ""))
 
     def finish(self, job: _Job, code: int, reason: str) -> None:
         for _ in range(64):  # what is left: a pipe's worth, unless a process outside namespaces still writes
@@ -228,9 +253,13 @@ class Zygote:
                 self.kill(pid)
 
     def end(self) -> None:
+        """Kill every job. In namespaces that ends everything they started; otherwise what they
+        left behind is found among this process's children (its /proc is then its own PID
+        namespace's, or the machine's)."""
         for pid in list(self.workers):
             self.kill(pid)
-        kill_orphans({})
+        if self.mode != "namespaces":
+            kill_orphans({})
 
 
 def footprint(folder: str) -> int:
