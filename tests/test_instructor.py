@@ -213,8 +213,8 @@ def test_the_hidden_cells_fail_in_a_course_that_lost_the_grading_step(monkeypatc
 SNOOPS = """
 import os
 _found = []
-for _path in {files!r}:
-    for _how, _mode in (("read", "rb"), ("write", "ab")):
+for _path in {files!r}:  # lib/ holds tito and tinytorch, public code the workers import
+    for _how, _mode in (("read", "rb"), ("write", "ab"))[_path.startswith({lib!r}):]:
         try:
             open(_path, _mode).close()
             _found.append(_how + " " + os.path.relpath(_path, {root!r}))
@@ -328,12 +328,13 @@ def test_on_gradescope_student_code_reads_no_file_of_the_bundle(course, gradesco
     names = zipfile.ZipFile(top / "autograder.zip").namelist()
     files = [str(root / "source" / n) for n in names] + [str(root / "submission" / "snoop.py"),
                                                           str(root / "results" / "results.json")]
-    folders = [str(root / part) for part in ("source", "source/autograder/06_optimizers", "submission", "results")]
+    folders = [str(root / part) for part in ("source", "source/lib/tito", "source/autograder/06_optimizers",
+                                             "submission", "results")]
     code = with_cell((samples(course) / "correct_percent.py").read_text(),
-                     SNOOPS.format(files=files, folders=folders, root=str(root)))
+                     SNOOPS.format(files=files, folders=folders, root=str(root), lib=str(root / "source" / "lib")))
     results = run_gradescope(gradescope, root.name, {"snoop.py": code}, container)
     assert results["score"] == 100, results["output"]
-    assert JOB_ISOLATION[container] in results["extra_data"]["isolation"]
+    assert JOB_ISOLATION[container] in results["extra_data"]["isolation"], results["extra_data"]["isolation"]
 
 
 @pytest.mark.parametrize("container", CONTAINERS)

@@ -1,7 +1,9 @@
 """Build the zip that Gradescope runs: the grader, the hidden tests and their expected values.
 
 Gradescope unpacks it into /autograder/source, runs `setup.sh` once as root when it builds the
-image, and `run_autograder` for each submission (see `tito.grading.gradescope`).
+image, and `run_autograder` for each submission (see `tito.grading.gradescope`). The code its
+workers import (`tito`, `tinytorch`) lives in `lib/`, apart from `course.toml` and the hidden
+tests in `autograder/`: a worker is shown `lib/` and nothing beside it.
 """
 from __future__ import annotations
 
@@ -18,25 +20,27 @@ set -euo pipefail
 apt-get update -qq && apt-get install -y -qq python3 python3-pip bubblewrap >/dev/null
 pip3 install --quiet numpy tomli
 """
+LIB = "lib"
 RUN = """#!/usr/bin/env bash
 # Gradescope runs this for every submission.
 set -euo pipefail
 root="${AUTOGRADER_ROOT:-/autograder}"
 cd "$root/source"
+export PYTHONPATH="$root/source/{LIB}"
 exec python3 -m tito.grading.gradescope
 """
 
 
 def build_bundle(course: Course, module: Module, out: Path) -> Path:
     autograder = load_autograder(module)
-    files = {"setup.sh": SETUP, "run_autograder": RUN}
+    files = {"setup.sh": SETUP, "run_autograder": RUN.replace("{LIB}", LIB)}
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bundle:
         for name, text in files.items():
             _write(bundle, name, text, executable=True)
         bundle.write(course.root / REGISTRY, REGISTRY)
         shared = [course.root / "tinytorch" / name for name in ("__init__.py", "plaindata.py")]
         for path in [*sorted((course.root / "tito").rglob("*.py")), *shared]:
-            bundle.write(path, path.relative_to(course.root).as_posix())
+            bundle.write(path, f"{LIB}/{path.relative_to(course.root).as_posix()}")
         for path in grader_files(autograder.folder):
             bundle.write(path, path.relative_to(course.root).as_posix())
     return out

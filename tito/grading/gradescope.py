@@ -1,8 +1,8 @@
 """Gradescope's entry point: grade `/autograder/submission`, write `/autograder/results/results.json`.
 
 Gradescope runs it as root in a fresh container. Before any student code runs, the grader's files
-(`/autograder/source`: the hidden tests, their expected values, this code) and the submission
-become root's alone; the grader reads a private copy of the submission's regular files (a
+(`/autograder/source`: the hidden tests, their expected values) and the submission become root's
+alone, the code workers import (`source/lib`) readable by all and writable by root alone; the grader reads a private copy of the submission's regular files (a
 symlink in it reaches nothing) and sends the code to its workers, which run as users of their
 own in whatever isolation the machine allows (bubblewrap where the container permits it:
 `choose_isolation` probes), with a cleared environment. Only this process writes the results,
@@ -22,6 +22,7 @@ from pathlib import Path
 
 from tito.course import load_course
 from tito.exporter import write_atomically
+from tito.gradescope_bundle import LIB
 from tito.grading.isolation import FIRST_JOB_UID, JOB_UIDS
 from tito.grading.judge import Grader, SubmissionResult, load_autograder
 from tito.grading.reports import gradescope_results
@@ -36,10 +37,9 @@ INCIDENTS = {"timeout": "ran out of time (an endless loop?) and stopped",
 
 def main() -> int:
     root = Path(os.environ.get("AUTOGRADER_ROOT", "/autograder"))
-    os.umask(0o077)
     results = own_folder(root / "results")
     try:
-        lock_down(root / "source", root / "submission")
+        lock_down(root)
         report = grade(root)
     except Exception:  # the program's edge: the student still gets a result, and says so
         traceback.print_exc()
@@ -89,17 +89,22 @@ def overall_output(result: SubmissionResult) -> str:
     return "\n".join(lines)
 
 
-def lock_down(*folders: Path) -> None:
-    """Make every file and folder under `folders` root's alone (the grader's own user's, when it
-    is not root): no worker may read the hidden tests, their expected values or the submission."""
-    for top in folders:
+def lock_down(root: Path) -> None:
+    """Make the bundle and the submission root's alone (the grader's own user's, when it is not
+    root): no worker may read the hidden tests, their expected values or the submission, nor
+    write a file of them. `lib/` (tito and tinytorch, public code that workers import) stays
+    readable by all, writable by root alone."""
+    library = root / "source" / LIB
+    for top in (root / "source", root / "submission"):
         for parent, dirs, files in os.walk(top):
             for path in [Path(parent), *(Path(parent) / name for name in dirs + files)]:
                 if path.is_symlink():
                     continue
                 if os.getuid() == 0:
                     os.chown(path, 0, 0)
-                os.chmod(path, path.stat().st_mode & 0o700)
+                public = path == library or library in path.parents or path in library.parents
+                mode = path.stat().st_mode & 0o700
+                os.chmod(path, mode | (mode >> 3 & 0o050) | (mode >> 6 & 0o005) if public else mode)
 
 
 def private_copy(submission: Path, copy: Path) -> Path:
