@@ -110,6 +110,15 @@ for lr in (0.1, 0.5, 0.9, 1.1):
     print(f"lr={lr}: " + "  ".join(f"{x:7.3f}" for x in descend(lr)))
 
 
+# %% [markdown] nbgrader={"grade": false, "grade_id": "question_descent", "locked": true, "schema_version": 3, "solution": false}
+# **Check your understanding 1.** On $L(x) = (x-3)^2$ (curvature $c = 2$), which learning rate reaches the minimum in one step, and from which learning rate on does gradient descent diverge? Check your answer against the printed paths above.
+#
+# <details><summary>Answer</summary>
+#
+# One step lands on the minimum when $1 - \eta c = 0$, so $\eta = 1/c = 0.5$ (the row `lr=0.5` jumps to 3 and stays). Divergence starts when $|1 - \eta c| > 1$, that is $\eta > 2/c = 1$: the row `lr=1.1` bounces further out at every step.
+#
+# </details>
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "training_step_md", "locked": true, "schema_version": 3, "solution": false}
 # The rule that matters for the rest of this module: **the steepest direction limits the learning
 # rate**. A network's loss curves strongly in some directions and hardly at all in others. One
@@ -426,6 +435,15 @@ except ValueError as error:
 # buffer (`None` where a parameter has none yet, and `None` instead of a list when momentum is
 # off), and `set_momentum_state(buffers)`, which copies such a list back in (`None` clears every
 # buffer). Use `self.buffers("momentum_buffer")` to read them.
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "question_momentum", "locked": true, "schema_version": 3, "solution": false}
+# **Check your understanding 2.** With momentum $\mu = 0.9$ and a gradient that stays constant at $g$, what does the velocity converge to, and how much larger is the step than plain SGD's? What if dampening is $\tau = 0.9$ as well?
+#
+# <details><summary>Answer</summary>
+#
+# The velocity is a geometric series: $b_t = g(1 + \mu + \dots + \mu^{t-1}) \to g/(1-\mu) = 10g$, so the steps become ten times SGD's. With dampening, new gradients enter with weight $1 - \tau$: $b \to (1-\tau) g / (1-\mu) = g$, which is the average form, no faster than SGD once warmed up (but the first buffer is still $g$ itself).
+#
+# </details>
 
 # %% nbgrader={"grade": false, "grade_id": "sgd", "locked": false, "schema_version": 3, "solution": true}
 #| export
@@ -796,6 +814,24 @@ print("without zero_grad:", " ".join(f"{x:5.2f}" for x in minimise(False)))
 # calls `adam_step`, which does everything else. `m_buffers` and `v_buffers` list every
 # parameter's $m$ and $v$ (`None` before its first step); they are given.
 
+# %% [markdown] nbgrader={"grade": false, "grade_id": "question_bias", "locked": true, "schema_version": 3, "solution": false}
+# **Check your understanding 3.** Derive the bias correction: with $m_0 = 0$ and a constant gradient $g$, show that $m_t = (1 - \beta_1^t)\, g$. What factor does the correction apply at $t = 1$ and $t = 10$ for $\beta_1 = 0.9$, and why does $v$ need its correction for far longer?
+#
+# <details><summary>Answer</summary>
+#
+# Unrolling $m_t = \beta_1 m_{t-1} + (1-\beta_1) g$ gives $m_t = (1-\beta_1)(1 + \beta_1 + \dots + \beta_1^{t-1})\, g = (1 - \beta_1^t)\, g$ (geometric series). So dividing by $1 - \beta_1^t$ returns $g$: a factor of 10 at $t = 1$, $1/0.651 = 1.54$ at $t = 10$. For $v$ the same argument gives $1 - \beta_2^t$ with $\beta_2 = 0.999$: still $0.63$ at $t = 1000$, so the correction matters for thousands of steps.
+#
+# </details>
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "question_eps", "locked": true, "schema_version": 3, "solution": false}
+# **Check your understanding 4.** A coordinate's gradient is steadily $|g| = 10^{-8}$, equal to the default $\epsilon$. How far does Adam move it per step, compared with a coordinate whose gradient is $1$? What would $\sqrt{\hat v + \epsilon}$ (eps inside the root) do instead?
+#
+# <details><summary>Answer</summary>
+#
+# With $\hat m = g$ and $\sqrt{\hat v} = |g|$, the step is $\eta\,|g| / (|g| + \epsilon) = \eta / 2$: half the step of a coordinate with a large gradient. The test `adam_eps` uses exactly this. Inside the root, $\sqrt{10^{-16} + 10^{-8}} = 10^{-4}$, so the step would be $\eta \cdot 10^{-8} / 10^{-4} = 10^{-4}\eta$: $\epsilon$ inside the root acts like a gradient floor of $\sqrt\epsilon$, which is why where it goes matters near $|g| \approx \epsilon$.
+#
+# </details>
+
 # %% nbgrader={"grade": false, "grade_id": "adam", "locked": false, "schema_version": 3, "solution": true}
 #| export
 class Adam(Optimizer):
@@ -1020,6 +1056,15 @@ assert np.array_equal(w.grad, [0.5, 2.0]), (
 # PyTorch's `weight_decay = 1e-4 / lr`.) The default is $\lambda = 0.01$. AdamW is the usual choice
 # for training transformers. The order matches `torch.optim.AdamW`: decay first, using the
 # parameter before the Adam step.
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "question_adamw", "locked": true, "schema_version": 3, "solution": false}
+# **Check your understanding 5.** PyTorch's AdamW shrinks each weight by $1 - \eta\lambda$ per step. The AdamW paper (Loshchilov and Hutter) decays by $\eta_t \lambda$, where $\eta_t$ is a schedule multiplier, not the learning rate $\alpha$. You copy $\lambda = 10^{-4}$ from the paper into `AdamW(lr=1e-3, weight_decay=...)`: what `weight_decay` gives the same decay per step?
+#
+# <details><summary>Answer</summary>
+#
+# In PyTorch the decay per step is `lr * weight_decay`; in the paper it is $\lambda$ (times the schedule's multiplier). To shrink by $10^{-4}$ per step at `lr = 1e-3` you need `weight_decay = 1e-4 / 1e-3 = 0.1`. Passing `weight_decay=1e-4` would decay a thousand times less than the paper.
+#
+# </details>
 
 # %% nbgrader={"grade": false, "grade_id": "adamw_class", "locked": false, "schema_version": 3, "solution": true}
 #| export
@@ -1332,6 +1377,15 @@ assert new_opt.lr == opt.lr == 0.025, (
        "optimizer: leave the optimizer out of it (it saves itself)" if "optimizer" in sd else
        "load_state_dict() restores the epoch, base_lr and the settings (step_size, gamma)"))
 
+# %% [markdown] nbgrader={"grade": false, "grade_id": "question_resume_lr", "locked": true, "schema_version": 3, "solution": false}
+# **Check your understanding 6.** You resume Adam from a checkpoint but with a learning rate ten times smaller. What happens to $m$, $v$ and the bias correction at the next step? And what if you resumed with only the weights?
+#
+# <details><summary>Answer</summary>
+#
+# Nothing happens to $m$, $v$ or the step count: they are in gradient units and are restored as they were, so the next step is exactly the uninterrupted step scaled by $1/10$ (the learning rate multiplies the update, it is not inside the moments). With only the weights, $m = v = 0$ and $t = 0$: the bias correction treats the next step as the first, which moves every coordinate by about `lr` whatever its gradient history, the jolt the plot in section 6 shows.
+#
+# </details>
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "systems_md", "locked": true, "schema_version": 3, "solution": false}
 # ## 4 · The systems view: memory and time
 #
@@ -1407,7 +1461,10 @@ for name, optimizer in optimizers.items():
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "in_place_md", "locked": true, "schema_version": 3, "solution": false}
 # Exactly 0, 1 and 2 times the parameter bytes (Adam's step counts are Python ints, not arrays).
-# Adam's step also takes longer: it does more arithmetic per number.
+# The times differ too, but at 67,331 numbers not because of arithmetic: each numpy call costs a
+# few microseconds whatever its size, and Adam makes about a dozen calls per parameter array
+# where SGD makes two. Differences between Adam and AdamW here are at the level of the noise:
+# run the cell again and their order may swap.
 #
 # ### In place versus temporaries
 #
@@ -1469,8 +1526,9 @@ print(f"Adam on {n:,} float32 numbers: with temporaries {1e3 * plain:.1f} ms, "
 # Where does the time go? Not into arithmetic. Per number, Adam's update is about a dozen
 # floating-point operations, which a modern CPU core can do in a few nanoseconds for many numbers
 # at once. But each operation has to bring its operands from main memory and write its result
-# back, and seven arrays of 16 MB each do not fit in the CPU's caches. Count the bytes: even a
-# perfect implementation must read $p, g, m, v$ and write $p, m, v$, that is 7 × 4 = 28 bytes per
+# back, and four arrays of 16 MB each do not fit in the CPU's caches. Count the bytes: even a
+# perfect implementation must read $p, g, m, v$ and write $p, m, v$, seven transfers of 4 bytes,
+# that is 28 bytes per
 # float32 parameter, for about 12 operations. That ratio, under half an operation per byte, is
 # far below what a processor can sustain (several to tens of operations per byte of memory
 # traffic). The update is **memory-bound**: its speed is set by memory bandwidth, not by
@@ -1582,7 +1640,9 @@ print(f"in place, whole arrays: {1e3 * in_place:.1f} ms; in place, in blocks: {1
 # PyTorch goes further: its *fused* optimizers (`torch.optim.Adam(..., fused=True)`) compute the
 # whole update in one pass per element in compiled code, and its *foreach* implementations process
 # all parameters in a handful of large operations instead of one small operation per parameter.
-# None of this changes the arithmetic; all of it cuts the memory traffic. On a CPU, PyTorch also
+# None of this changes the arithmetic. foreach cuts the number of launches (one call for all
+# parameters instead of one per parameter), not the passes over memory; only the fused kernel
+# reads and writes each array once. On a CPU, PyTorch also
 # splits each large tensor among all the cores, where numpy runs every operation on one.
 #
 # ### At scale
@@ -1598,6 +1658,15 @@ for count in (10e9, 175e9):
           f"momentum +{weights / GiB:,.2f} GiB, Adam +{2 * weights / GiB:,.1f} GiB "
           f"(= {2 * weights / TiB:.2f} TiB, {2 * weights / 1e12:.1f} TB)")
 
+# %% [markdown] nbgrader={"grade": false, "grade_id": "question_memory", "locked": true, "schema_version": 3, "solution": false}
+# **Check your understanding 7.** Mixed-precision training with Adam commonly keeps, per parameter, a float16 weight and a float16 gradient, a float32 master copy of the weight, and Adam's $m$ and $v$ in float32. How many bytes is that per parameter, and how much memory for a 7-billion-parameter model before activations?
+#
+# <details><summary>Answer</summary>
+#
+# 2 (fp16 weight) + 2 (fp16 gradient) + 4 (fp32 master) + 4 ($m$) + 4 ($v$) = 16 bytes per parameter, of which Adam's state is 8. For $7 \times 10^9$ parameters: $112 \times 10^9$ bytes, about 104 GiB, more than one 80 GB accelerator holds: hence ZeRO, which shards the 12 bytes of optimizer-related state across the accelerators.
+#
+# </details>
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "scale_text_md", "locked": true, "schema_version": 3, "solution": false}
 # A 10-billion-parameter model has 37.25 GiB of float32 weights, and Adam adds another 74.5 GiB
 # of state, twice the model itself, before counting gradients and activations. For a
@@ -1609,9 +1678,51 @@ for count in (10e9, 175e9):
 # offers the same ideas as `ZeroRedundancyOptimizer` and FSDP). Sharding is easy precisely
 # because the update is element-wise: no number's update needs any other number's state.
 #
-# Memory is also a reason to prefer one optimizer over another, but time per step is not the
-# measure that matters: time to a good model is. If Adam needs half the steps of SGD at 1.2 times
-# the cost per step, it finishes in 0.5 × 1.2 = 0.6 times the time. The next section races them.
+# Memory is also a reason to prefer one optimizer over another, but the optimizer's step alone
+# is not the measure that matters: the whole training step is, and then time to a good model.
+# The cell below times forward, backward and step on the spirals MLP of section 5, so that the
+# optimizer's share is measured: if Adam's whole training step costs $r$ times SGD's and Adam
+# needs half the steps, it finishes in $0.5\,r$ of the time.
+
+# %% nbgrader={"grade": false, "grade_id": "training_step_timing", "locked": true, "schema_version": 3, "solution": false}
+def training_step_times(make, repeats=15, steps=20, seed=0):
+    """Seconds of one whole training step (forward, backward, step, zero_grad) and of the step
+    alone, on a 2-32-32-2 MLP and 80 points: `repeats` medians of `steps` steps each."""
+    rng = np.random.default_rng(seed)
+    inputs, targets = Tensor(rng.normal(size=(80, 2)).astype(np.float32)), rng.integers(0, 2, 80)
+    model = Sequential(Linear(2, 32, seed=seed), Tanh(), Linear(32, 32, seed=seed + 1), Tanh(),
+                       Linear(32, 2, seed=seed + 2))
+    optimizer, whole, alone = make(model.parameters()), [], []
+    for _ in range(repeats):
+        total = step_only = 0.0
+        for _ in range(steps):
+            started = time.perf_counter()
+            CrossEntropyLoss()(model(inputs), targets).backward()
+            before_step = time.perf_counter()
+            optimizer.step()
+            step_only += time.perf_counter() - before_step
+            optimizer.zero_grad()
+            total += time.perf_counter() - started
+        whole.append(total / steps)
+        alone.append(step_only / steps)
+    return np.array(whole), np.array(alone)
+
+
+STEP_TIMES = {name: training_step_times(make) for name, make in OPTIMIZERS.items()}
+sgd_whole = np.median(STEP_TIMES["SGD"][0])
+print(f"{'optimizer':>9} {'training step, us':>22} {'step alone, us':>20} {'share':>6} {'vs SGD':>7}")
+for name, (whole, alone) in STEP_TIMES.items():
+    print(f"{name:>9} {1e6 * np.median(whole):>10.0f} (IQR {1e6 * np.subtract(*np.percentile(whole, [75, 25])):>4.0f})"
+          f" {1e6 * np.median(alone):>10.0f} (IQR {1e6 * np.subtract(*np.percentile(alone, [75, 25])):>4.0f})"
+          f" {np.median(alone / whole):>6.0%} {np.median(whole) / sgd_whole:>6.2f}x")
+print("(medians of 15 repeats of 20 steps; IQR: the spread between the quartiles)")
+
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "training_step_timing_md", "locked": true, "schema_version": 3, "solution": false}
+# Read the columns against each other: Adam's step alone costs many times SGD's, yet forward and
+# backward take most of every training step, so the ratio in the last column, the one that
+# decides the cost of training, is much closer to 1. The project's tests check, on this cell's
+# measurement, that Adam's whole training step costs less than twice SGD's.
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "convergence_md", "locked": true, "schema_version": 3, "solution": false}
 # ## 5 · The race
@@ -2254,8 +2365,9 @@ SCHEDULES = {
 plt.figure(figsize=(6, 3.5))
 for name, make in SCHEDULES.items():
     plt.plot(schedule(make), label=name)
-plt.gca().set(xlabel="epoch", ylabel="learning rate", title="schedules")
-plt.legend(fontsize=8)
+plt.gca().set(xlabel="epoch", ylabel="learning rate (log scale)", title="schedules", yscale="log",
+              ylim=(1e-5, 0.3))
+plt.legend(fontsize=8, loc="lower left")
 plt.tight_layout()
 plt.show()
 
@@ -2271,7 +2383,19 @@ plt.show()
 # imitate mini-batches, for 300 steps, with each schedule. We average the loss over 20 random
 # seeds to see the trend rather than one noisy run.
 
+# %% [markdown] nbgrader={"grade": false, "grade_id": "question_noise_floor", "locked": true, "schema_version": 3, "solution": false}
+# **Check your understanding 8.** Before running the cell below: in the noisy valley with a constant learning rate, where should the loss settle? Use the one-dimensional version: $x_{t+1} = (1 - \eta c)\, x_t - \eta\, \xi_t$ with noise $\xi_t$ of standard deviation $\sigma$. What is the stationary variance of $x$, and the expected loss $\tfrac{c}{2}\mathbb{E}[x^2]$?
+#
+# <details><summary>Answer</summary>
+#
+# At equilibrium $\mathbb{E}[x^2] = (1 - \eta c)^2\, \mathbb{E}[x^2] + \eta^2 \sigma^2$, so $\mathbb{E}[x^2] = \eta \sigma^2 / (c\,(2 - \eta c))$ and the expected loss is $\eta\sigma^2 / (2(2 - \eta c))$: proportional to $\eta$ for small $\eta$, and independent of the curvature to first order. With $\eta = 0.03$ and $\sigma = 5$, each of the two directions contributes $0.03 \cdot 25 / (2(2 - 0.03c))$: about 0.19 for $c = 1$ and 0.75 for $c = 50$, so about 0.9 in all, close to the constant-lr line's floor. Halving $\eta$ halves the floor, which is what the schedules exploit.
+#
+# </details>
+
 # %% nbgrader={"grade": false, "grade_id": "noisy", "locked": true, "schema_version": 3, "solution": false}
+CURVATURE = np.array([1.0, 50.0])  # the axis-aligned valley of section 5, minimum at 0
+
+
 def noisy_descent(make_scheduler, steps=300, seeds=20, noise=5.0):
     """Mean loss per step of SGD (lr 0.03) with noisy gradients on L = (x^2 + 50 y^2) / 2."""
     total = np.zeros(steps)
@@ -2301,6 +2425,18 @@ for name, make in NOISY.items():
 plt.gca().set(xlabel="step", ylabel="loss (mean of 20 runs)", title="SGD with noisy gradients")
 plt.legend(fontsize=8)
 plt.show()
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "written_adam_vs_sgd_prompt", "locked": true, "schema_version": 3, "solution": false}
+# **Written answer (graded by hand, 3 points).** Your colleague's table reports that Adam's step takes 0.7 ms and SGD's 0.03 ms on the same model, and concludes that "Adam makes training 20 times slower". Using what you measured in section 4, explain in a few sentences why the conclusion does not follow, what you would measure instead, and under which conditions Adam would still be the slower choice to a good model.
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "written_adam_vs_sgd", "locked": false, "points": 3, "schema_version": 3, "solution": true, "task": false}
+# YOUR ANSWER HERE
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "written_checkpoint_prompt", "locked": true, "schema_version": 3, "solution": false}
+# **Written answer (graded by hand, 2 points).** A training script saves `model` weights every epoch but not the optimizer. After a crash it resumes with a fresh `Adam`. Describe what the loss curve does right after the restart and why, and what the script must save so that the resumed run is bit-identical to an uninterrupted one.
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "written_checkpoint", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
+# YOUR ANSWER HERE
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "summary_md", "locked": true, "schema_version": 3, "solution": false}
 # With a constant learning rate the loss flattens at the noise floor. Both schedules fall just as
