@@ -100,3 +100,9 @@ def test_adams_whole_training_step_costs_less_than_twice_sgds():
     times = chapter["STEP_TIMES"]
     assert np.median(times["Adam"][0]) < 2 * np.median(times["SGD"][0])
     assert np.median(times["Adam"][1]) > np.median(times["SGD"][1])  # the step alone costs more
+
+
+def test_on_cache_resident_data_sqrt_is_slower_than_scaling_by_a_number():
+    chapter = run_cells("state_bytes", "adam_kernels", "in_place_timing_setup")
+    rates = chapter["cache_resident_rates"](repeats=50)
+    assert rates["np.sqrt(a)"] < rates["a *= c"]
