@@ -106,3 +106,42 @@ def test_on_cache_resident_data_sqrt_is_slower_than_scaling_by_a_number():
     chapter = run_cells("state_bytes", "adam_kernels", "in_place_timing_setup")
     rates = chapter["cache_resident_rates"](repeats=50)
     assert rates["np.sqrt(a)"] < rates["a *= c"]
+
+
+def test_nesterovs_look_ahead_form_is_the_spec_s_update():
+    chapter = run_cells("nesterov_derivation")
+    assert chapter["gap"] < 1e-12
+
+
+def test_adagrad_keeps_falling_slowly_and_rmsprop_falls_fast_then_stops_at_a_floor():
+    chapter = run_cells("adam_parents")
+    adagrad = chapter["adaptive_descent"](chapter["PARENTS"]["Adagrad (sum of g^2)"])
+    rmsprop = chapter["adaptive_descent"](chapter["PARENTS"]["RMSProp (average of g^2, beta 0.9)"])
+    assert adagrad[299] < adagrad[99] < adagrad[29]
+    assert rmsprop[29] < adagrad[29] and rmsprop[299] >= rmsprop[29]
+
+
+def test_decay_that_spares_the_offset_fits_it_and_still_shrinks_the_slope():
+    chapter = run_cells("decay_groups")
+    slope, offset = chapter["fit_line"](decay_bias=True)
+    spared_slope, spared_offset = chapter["fit_line"](decay_bias=False)
+    assert offset < 3 and abs(spared_offset - 5) < 0.1
+    assert slope < 2 and spared_slope < 2
+
+
+def test_an_old_optimizer_does_not_train_a_replaced_layer_and_its_state_does_not_load():
+    chapter = run_cells("race_setup", "spirals_setup", "checkpoint", "replaced_params")
+    assert np.array_equal(chapter["model"].layers[-1].parameters()[0].data, chapter["head"])
+    with pytest.raises(ValueError, match="shape"):
+        chapter["Adam"](chapter["model"].parameters(), lr=0.01).load_state_dict(chapter["saved"])
+
+
+def test_constant_lr_settles_at_the_predicted_noise_floor_and_schedules_go_below_it():
+    chapter = run_cells("schedule_plot", "noisy_setup")
+    losses = {name: chapter["noisy_descent"](make) for name, make in chapter["NOISY"].items()}
+    constant, step, cosine = losses.values()
+    lr, noise = 0.03, 5.0
+    floor = sum(lr * noise ** 2 / (2 * (2 - lr * c)) for c in (1.0, 50.0))  # check your understanding 8
+    assert abs(constant[-20:].mean() - floor) < 0.2 * floor
+    np.testing.assert_array_equal(step[:150], constant[:150])  # the same steps until the first drop
+    assert step[-20:].mean() < constant[-20:].mean() and cosine[-20:].mean() < constant[-20:].mean()
