@@ -37,10 +37,12 @@ def valley():
     return chapter, figures, best
 
 
-def test_valley_sgd_is_best_at_the_largest_rate_of_its_sweep_just_under_divergence(valley):
+def test_valley_sgd_is_best_at_its_largest_rate_below_2_over_50_and_the_next_diverges(valley):
     chapter, figures, _ = valley
     sgd = figures[0.0]["SGD"]
-    assert chapter["best_lr"](sgd) == max(sgd) < 2 / 50
+    assert chapter["best_lr"](sgd) == max(lr for lr in sgd if lr < 2 / 50)
+    start = np.log10(chapter["descend_valley"](chapter["RACERS"]["SGD"][0](0.0), 0.0, 0)[1][0])
+    assert min(np.min(f) for lr, f in sgd.items() if lr > 2 / 50) > start  # worse than the start
 
 
 def test_valley_momentum_nesterov_and_adam_end_lower_than_sgd_and_nesterov_below_momentum(valley):
@@ -51,14 +53,15 @@ def test_valley_momentum_nesterov_and_adam_end_lower_than_sgd_and_nesterov_below
     assert np.all(aligned["Nesterov"] < aligned["Momentum"])
 
 
-def test_turning_the_valley_changes_nothing_for_sgd_and_momentum_and_hurts_adam(valley):
+def test_turning_the_valley_changes_nothing_for_sgd_and_momentum_and_adam_stays_below_sgd(valley):
     chapter, figures, best = valley
     for name in ("SGD", "Momentum", "Nesterov"):
         for lr in figures[0.0][name]:
             aligned = chapter["descend_valley"](chapter["RACERS"][name][0](lr), 0.0, 1)[1]
             turned = chapter["descend_valley"](chapter["RACERS"][name][0](lr), np.pi / 4, 1)[1]
             np.testing.assert_allclose(turned, aligned, rtol=1e-6, atol=1e-12)
-    assert np.all(best[np.pi / 4]["Adam"] > best[0.0]["Adam"])
+    assert np.max(np.abs(best[np.pi / 4]["Adam"] - best[0.0]["Adam"])) > 0.01  # Adam's runs change
+    assert np.all(best[np.pi / 4]["Adam"] < best[np.pi / 4]["SGD"])
 
 
 def test_valley_adamw_stops_at_a_floor_above_adam(valley):
@@ -145,3 +148,10 @@ def test_constant_lr_settles_at_the_predicted_noise_floor_and_schedules_go_below
     assert abs(constant[-20:].mean() - floor) < 0.2 * floor
     np.testing.assert_array_equal(step[:150], constant[:150])  # the same steps until the first drop
     assert step[-20:].mean() < constant[-20:].mean() and cosine[-20:].mean() < constant[-20:].mean()
+
+
+def test_spirals_which_of_momentum_and_adam_ends_lowest_depends_on_the_seed(spirals):
+    chapter, runs = spirals
+    momentum, adam = ([chapter["figure_of_merit"](r["losses"]) for r in runs[name]]
+                      for name in ("Momentum", "Adam"))
+    assert any(m < a for m, a in zip(momentum, adam)) and any(a < m for m, a in zip(momentum, adam))
