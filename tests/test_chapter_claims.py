@@ -1,6 +1,7 @@
 """Every claim the chapter's text makes about an experiment, checked on the same experiment: the
 notebook's own cells run (with the solution's optimizers) and each sentence's figures are
 compared seed by seed, so a change that breaks a conclusion fails here."""
+import re
 from pathlib import Path
 
 import matplotlib
@@ -155,3 +156,56 @@ def test_spirals_which_of_momentum_and_adam_ends_lowest_depends_on_the_seed(spir
     momentum, adam = ([chapter["figure_of_merit"](r["losses"]) for r in runs[name]]
                       for name in ("Momentum", "Adam"))
     assert any(m < a for m, a in zip(momentum, adam)) and any(a < m for m, a in zip(momentum, adam))
+
+
+def test_the_chapter_asks_questions_with_answers_and_two_written_answers_graded_by_hand():
+    cells = read_cells(SOLUTION)
+    questions = [c for c in cells if c.kind == "markdown" and "Check your understanding" in c.source]
+    assert len(questions) >= 8
+    assert all("<details><summary>Answer</summary>" in c.source for c in questions)
+    written = [c for c in cells if c.kind == "markdown" and c.nbgrader.get("grade")]
+    assert len(written) >= 2
+    for cell in written:
+        assert cell.nbgrader["solution"] and cell.nbgrader["points"] > 0 and not cell.nbgrader["locked"]
+        assert cell.source.startswith("### BEGIN SOLUTION") and "Rubric" in cell.source
+
+
+def test_no_formula_escapes_an_underscore_inside_text():
+    broken = [c.location for c in read_cells(SOLUTION) if c.kind == "markdown" and "\\_" in c.source]
+    assert broken == []
+
+
+PITFALLS = {  # each pitfall the chapter lists (spec/06_course_context.md): words of a visible hint
+    "swapped betas": "betas swapped",
+    "no bias correction": "bias correction missing",
+    "bias correction on one moment only": "only m bias-corrected",
+    "m divided in place by its correction": "divided in place",
+    "eps inside the square root": "eps goes outside the square root",
+    "t not incremented": "t stuck at 1",
+    "t incremented once per parameter": "incremented once per parameter",
+    "v built from g": "instead of g * g",
+    "the velocity recreated each step": "recreated at every step",
+    "momentum as an average": "written as an average",
+    "lr folded into the velocity": "lr folded into the velocity",
+    "Nesterov ignored": "nesterov ignored",
+    "AdamW decay in the gradient": "folded into the gradient",
+    "AdamW decay without lr": "learning rate missing from the decay",
+    "weight decay after the momentum buffer": "after the momentum buffer",
+    "grad None not skipped": "failed on a parameter whose grad is None",
+    "grad None as zero": "treating a missing gradient as zero",
+    "forgetting zero_grad": "pile up",
+    "state kept outside self.state": "kept elsewhere",
+    "a state_dict aliasing live buffers": "copy every array",
+    "load forgets step_count": "restore them from the state_dict",
+    "load forgets the hyper-parameters": "restore the hyper-parameters",
+    "float32 turned into float64": "numpy treats its own scalars as typed",
+    "an optimizer built before the model's layers exist": "built before the model's layers exist",
+    "parameters replaced while keeping old state": "replaced parameter",
+}
+
+
+@pytest.mark.parametrize("pitfall", PITFALLS)
+def test_every_pitfall_the_chapter_lists_has_a_visible_test_that_names_it(pitfall):
+    source = "\n".join(c.source for c in read_cells(SOLUTION) if c.is_graded)
+    hints = re.sub(r'"\s*\n\s*f?"', "", source)  # implicitly joined string literals, joined
+    assert PITFALLS[pitfall] in hints

@@ -1800,7 +1800,9 @@ print(f"in blocks, measured: {spread(in_blocks)} ms; whole arrays in place: {spr
 # traffic is down to the 7 transfers, and the operations on cached data cost about as much
 # again: the blocked update is bound as much by the arithmetic of its dozen numpy calls, and
 # most by the slowest of them, as by memory. Compare the prediction with the measured median
-# and minimum: the minimum is the run least disturbed by the machine's other work. That is where
+# and minimum: the minimum is the run least disturbed by the machine's other work. Whether
+# blocking pays on your machine is in the last line: programs that share the cache with yours
+# can evict the blocks and take the gain away, so compare its minima as well. That is where
 # numpy's one-operation-at-a-time model stops: a compiled, fused kernel does the dozen operations
 # per number while the number is in a register, and reads and writes each array once.
 #
