@@ -54,21 +54,34 @@ def test_expected_data_is_small_and_pickle_free():
         assert all(archive[key].dtype != object for key in archive.files)
 
 
-def test_stored_expected_values_are_what_torch_produces_now(tmp_path):
+@pytest.mark.parametrize("stem", ["expected", "mistakes"])
+def test_stored_data_is_what_torch_and_the_simulated_mistakes_give_now(stem, tmp_path):
     load("make_expected").write_expected(tmp_path)
-    stored = json.loads((AUTOGRADER / "expected" / "expected.json").read_text(encoding="utf-8"))
-    assert json.loads((tmp_path / "expected.json").read_text(encoding="utf-8")) == stored
-    with np.load(AUTOGRADER / "expected" / "expected.npz", allow_pickle=False) as old, \
-            np.load(tmp_path / "expected.npz", allow_pickle=False) as new:
+    stored = json.loads((AUTOGRADER / "expected" / f"{stem}.json").read_text(encoding="utf-8"))
+    assert json.loads((tmp_path / f"{stem}.json").read_text(encoding="utf-8")) == stored
+    with np.load(AUTOGRADER / "expected" / f"{stem}.npz", allow_pickle=False) as old, \
+            np.load(tmp_path / f"{stem}.npz", allow_pickle=False) as new:
         assert sorted(old.files) == sorted(new.files)
         for key in old.files:
             a, b = old[key], new[key]
             assert a.dtype == b.dtype and a.shape == b.shape, key
             if a.dtype.kind == "f":
-                scale = np.max(np.abs(a)) if a.size else 0.0
-                assert np.all(np.abs(a - b) <= DRIFT_RTOL[str(a.dtype)] * scale), key
+                scale = np.max(np.abs(a[np.isfinite(a)]), initial=0.0)
+                assert np.all((np.abs(a - b) <= DRIFT_RTOL[str(a.dtype)] * scale)
+                              | (np.isnan(a) & np.isnan(b)) | (a == b)), key
             else:
                 assert np.array_equal(a, b), key
+
+
+def test_every_failing_run_s_diagnosis_compares_with_stored_mistakes_only(monkeypatch):
+    """Naming a mistake simulates nothing in the grader: the stored simulations suffice."""
+    pitfalls = tests.pitfalls
+    monkeypatch.setattr(pitfalls, "simulate", None)
+    run = EXPECTED["adam_eps"]["runs"][0]
+    assert [m["pitfall"] for m in run["mistakes"]][0] is None
+    inside = next(m for m in run["mistakes"] if m["pitfall"] == "eps_inside_sqrt")
+    assert tests.trajectory_diagnosis(run)(inside["trajectory"]) == tests.explained(
+        [pitfalls.HINTS["eps_inside_sqrt"]])
 
 
 RUNS = [(name, run) for name, observed in EXPECTED.items() if isinstance(observed, dict)

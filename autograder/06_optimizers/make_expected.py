@@ -3,7 +3,9 @@
     python autograder/06_optimizers/make_expected.py
 
 runs every scenario of `scenarios.py` on `TorchBackend` and writes `expected/expected.json` and
-`expected/expected.npz` (the arrays, read back with allow_pickle=False). Observations pass through
+`expected/expected.npz` (the arrays, read back with allow_pickle=False), and beside them
+`expected/mistakes.{json,npz}`: for every run with recorded inputs, the trajectories of the known
+mistakes (pitfalls.py), with which the grader names the mistake a failing submission made. Observations pass through
 the grader's wire format first, so they have exactly the form the grader receives from a worker.
 
 Where torch.optim differs from the spec by design, `TorchBackend` adapts it so that an observation
@@ -28,14 +30,14 @@ HERE = Path(__file__).resolve().parent
 EXPECTED = HERE / "expected"
 
 
-def _load_scenarios():
-    spec = importlib.util.spec_from_file_location("autograder_06_scenarios", HERE / "scenarios.py")
+def _sibling(name: str):
+    spec = importlib.util.spec_from_file_location(f"autograder_06_{name}", HERE / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-scenarios = _load_scenarios()
+scenarios, pitfalls = _sibling("scenarios"), _sibling("pitfalls")
 
 SPEC_DEFAULTS = {  # every hyper-parameter of each optimizer, with the spec's default
     "Optimizer": {},
@@ -211,8 +213,18 @@ def expected_observations() -> dict:
     return observed
 
 
+def known_mistakes(expected: dict) -> dict:
+    """Per scenario, per run: the simulated known mistakes (empty for a run without inputs)."""
+    return {name: [pitfalls.known_mistakes(run["optimizer"], run["hyper"], run["inputs"],
+                                           buffers="state" in run) if run.get("inputs") else []
+                   for run in observed["runs"]]
+            for name, observed in expected.items() if isinstance(observed, dict) and "runs" in observed}
+
+
 def write_expected(folder: Path) -> None:
-    wire.save(folder / "expected", expected_observations())
+    expected = expected_observations()
+    wire.save(folder / "expected", expected)
+    wire.save(folder / "mistakes", known_mistakes(expected))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """The course's known mistakes, simulated, so that a failed check can name the one it sees.
 
 `simulate` replays a run a scenario recorded (optimizer, hyper-parameters, initial values, every
-gradient and learning rate) with the spec's rule or with one mistake; `diagnose` returns the
-hints of the mistakes that reproduce what the student's code did. This runs in the grader and
-only explains failures: the expected values themselves come from PyTorch.
+gradient and learning rate) with the spec's rule or with one mistake. The inputs are seeded, so
+make_expected.py simulates every known mistake once (`known_mistakes`) and stores the results
+beside the expected values; in the grader, `diagnose` only compares what the student's code did
+with them and returns the hints of the mistakes that reproduce it. This only explains failures:
+the expected values themselves come from PyTorch.
 """
 import numpy as np
 
@@ -153,23 +155,49 @@ def _adam(p, g, state, lr, hp, optimizer, pitfall, clock):
     return p * shrink if decoupled and pitfall == "adamw_decay_after_update" else p
 
 
-def diagnose(optimizer: str, hyper: dict, inputs: dict, distance, tolerance: float) -> list[str]:
-    """The hints of the pitfalls that explain an observation, the most common mistakes first.
+def known_mistakes(optimizer: str, hyper: dict, inputs: dict, buffers=False) -> list[dict]:
+    """The spec's rule and every known mistake that changes something in this run, simulated:
+    [{"pitfall": None for the spec's rule, else its name, "trajectory": per parameter its values
+    before and after every step, "buffers": per buffer key, per parameter its value after every
+    step that has it (None where no step does)}], the most common mistakes first.
 
-    `distance(trajectory, buffers)` measures how far a simulation is from what was observed; a
-    pitfall explains it when its simulation is within `tolerance` of it, and ten times closer
-    than the spec's rule is. Pitfalls that change nothing in this run are left out.
+    make_expected.py stores them beside the expected values, so that naming a mistake costs the
+    grader a comparison, not a simulation.
     """
     family = ADAM_PITFALLS if is_adam(optimizer) else SGD_PITFALLS
     with np.errstate(all="ignore"):
         spec = simulate(optimizer, hyper, inputs)
-        bound = min(tolerance, distance(*spec) / 10)
-        hints = []
-        for pitfall in [*COMMON, *family]:
-            simulated = simulate(optimizer, hyper, inputs, pitfall)
-            if not _identical(simulated, spec) and distance(*simulated) <= bound:
-                hints.append(HINTS[pitfall])
-    return hints
+        simulated = [(None, spec)] + [(pitfall, simulate(optimizer, hyper, inputs, pitfall))
+                                      for pitfall in [*COMMON, *family]]
+    return [{"pitfall": pitfall, "trajectory": trajectory,
+             "buffers": _per_parameter(steps) if buffers else {}}
+            for pitfall, (trajectory, steps) in simulated
+            if pitfall is None or not _identical((trajectory, steps), spec)]
+
+
+def _per_parameter(steps: list) -> dict:
+    keys = sorted({key for step in steps for state in step for key in state})
+    return {key: [_stacked([state[i][key] for state in steps if key in state[i]])
+                  for i in range(len(steps[0]))] for key in keys}
+
+
+def _stacked(rows: list):
+    return np.stack(rows) if rows else None
+
+
+def diagnose(mistakes: list[dict], distance, tolerance: float) -> list[str]:
+    """The hints of the stored mistakes (`known_mistakes`) that explain an observation.
+
+    `distance(mistake)` measures how far a simulation is from what was observed; a mistake
+    explains it when its simulation is within `tolerance` of it, and ten times closer than the
+    spec's rule is.
+    """
+    if not mistakes:
+        return []
+    spec, *others = mistakes
+    with np.errstate(all="ignore"):
+        bound = min(tolerance, distance(spec) / 10)
+        return [HINTS[m["pitfall"]] for m in others if distance(m) <= bound]
 
 
 def _identical(a, b) -> bool:

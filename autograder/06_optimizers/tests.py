@@ -42,7 +42,13 @@ pitfalls = _sibling("pitfalls")
 
 
 def load_expected() -> dict:
-    return wire.load(HERE / "expected" / "expected")
+    """The expected observations; each run with inputs carries its simulated known mistakes
+    under "mistakes" (both made by make_expected.py)."""
+    expected = wire.load(HERE / "expected" / "expected")
+    for name, mistakes in wire.load(HERE / "expected" / "mistakes").items():
+        for run, simulated in zip(expected[name]["runs"], mistakes):
+            run["mistakes"] = simulated
+    return expected
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,18 +154,17 @@ def explained(hints: list[str]) -> list[str]:
 
 
 def trajectory_diagnosis(run: dict):
-    """Explanations of wrong trajectories: the pitfalls whose simulation reproduces them, or
-    for gradients kept in p.grad over several steps, what only shows there."""
+    """Explanations of wrong trajectories: the known mistakes whose stored simulation reproduces
+    them, or for gradients kept in p.grad over several steps, what only shows there."""
     if run.get("inputs") is None:
         return None
     hold = run["inputs"].get("hold", 1)
 
-    def far(observed, trajectory, _buffers):
-        return max(distance(o, s) for o, s in zip(observed, trajectory))
-
     def diagnose(observed):
-        hints = pitfalls.diagnose(run["optimizer"], run["hyper"], run["inputs"],
-                                  lambda *sim: far(observed, *sim), DIAGNOSIS_RTOL[run_dtype(run)])
+        hints = pitfalls.diagnose(
+            run.get("mistakes", []),
+            lambda m: max(distance(o, s) for o, s in zip(observed, m["trajectory"])),
+            DIAGNOSIS_RTOL[run_dtype(run)])
         if hints or hold == 1:
             return explained(hints)
         return [f"Here each gradient stays in p.grad for {hold} steps: does step() write into "
@@ -171,15 +176,14 @@ def trajectory_diagnosis(run: dict):
 def buffer_diagnosis(run: dict, i: int, key: str):
     """A diagnosis of parameter i's buffer `key`, one row per step."""
 
-    def far(observed, _trajectory, buffers):
-        simulated = [step[i][key] for step in buffers if key in step[i]]
-        if len(simulated) != len(observed):
+    def far(observed, mistake):
+        simulated = (mistake["buffers"].get(key) or [None] * (i + 1))[i]
+        if simulated is None or len(simulated) != len(observed):
             return np.inf
-        return distance(observed, np.stack(simulated))
+        return distance(observed, simulated)
 
     return lambda observed: explained(pitfalls.diagnose(
-        run["optimizer"], run["hyper"], run["inputs"], lambda *sim: far(observed[0], *sim),
-        DIAGNOSIS_RTOL[run_dtype(run)]))
+        run.get("mistakes", []), lambda m: far(observed[0], m), DIAGNOSIS_RTOL[run_dtype(run)]))
 
 
 def run_dtype(run: dict) -> str:
