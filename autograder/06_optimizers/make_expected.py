@@ -39,14 +39,7 @@ def _sibling(name: str):
 
 scenarios, pitfalls = _sibling("scenarios"), _sibling("pitfalls")
 
-SPEC_DEFAULTS = {  # every hyper-parameter of each optimizer, with the spec's default
-    "Optimizer": {},
-    "SGD": {"lr": 0.01, "momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False},
-    "Momentum": {"lr": 0.01, "momentum": 0.9, "dampening": 0.0, "weight_decay": 0.0,
-                 "nesterov": False},
-    "Adam": {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0},
-    "AdamW": {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.01},
-}
+SPEC_DEFAULTS = {"Optimizer": {}, **scenarios.DEFAULTS}  # every hyper-parameter, with its default
 SPEC_BUFFERS = {"SGD": {"momentum_buffer"}, "Momentum": {"momentum_buffer"},
                 "Adam": {"step", "exp_avg", "exp_avg_sq"}, "AdamW": {"step", "exp_avg", "exp_avg_sq"}}
 TORCH_CLASSES = {
@@ -215,10 +208,15 @@ def expected_observations() -> dict:
 
 def known_mistakes(expected: dict) -> dict:
     """Per scenario, per run: the simulated known mistakes (empty for a run without inputs)."""
-    return {name: [pitfalls.known_mistakes(run["optimizer"], run["hyper"], run["inputs"],
+    return {name: [pitfalls.known_mistakes(run["optimizer"], full_hyper(run), run["inputs"],
                                            buffers="state" in run) if run.get("inputs") else []
                    for run in observed["runs"]]
             for name, observed in expected.items() if isinstance(observed, dict) and "runs" in observed}
+
+
+def full_hyper(run: dict) -> dict:
+    """A run's hyper-parameters, the spec's defaults filled in."""
+    return {**SPEC_DEFAULTS[run["optimizer"]], **run["hyper"]}
 
 
 def write_expected(folder: Path) -> None:

@@ -9,14 +9,6 @@ the expected values themselves come from PyTorch.
 """
 import numpy as np
 
-DEFAULTS = {
-    "SGD": {"lr": 0.01, "momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False},
-    "Momentum": {"lr": 0.01, "momentum": 0.9, "dampening": 0.0, "weight_decay": 0.0,
-                 "nesterov": False},
-    "Adam": {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0},
-    "AdamW": {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.01},
-}
-
 COMMON = {
     "none_as_zero": "a parameter whose grad is None is updated as if its gradient were zero; "
                     "it must be skipped, its state too",
@@ -69,10 +61,9 @@ def is_adam(optimizer: str) -> bool:
     return optimizer in ("Adam", "AdamW")
 
 
-def simulate(optimizer: str, hyper: dict, inputs: dict, pitfall: str | None = None):
+def simulate(optimizer: str, hp: dict, inputs: dict, pitfall: str | None = None):
     """(trajectory, buffers): per parameter, its values before and after every step; per step,
-    per parameter, its array buffers."""
-    hp = {**DEFAULTS[optimizer], **hyper}
+    per parameter, its array buffers. `hp` holds every hyper-parameter of the optimizer."""
     update = _adam if is_adam(optimizer) else _sgd
     params = [np.array(x, dtype=np.float64) for x in inputs["init"]]
     states = [{} for _ in params]

@@ -190,6 +190,17 @@ def make_inputs(seed: int, shapes: list, steps: int, scale=1.0, dtype="float64",
             "hold": hold}
 
 
+def only(inputs: dict, i: int) -> dict:
+    """The inputs of parameter i alone."""
+    return {**inputs, **{key: [inputs[key][i]] for key in ("init", "grads", "has_grad")}}
+
+
+def each_alone(inputs: dict) -> list[dict]:
+    """The inputs of every parameter, each alone: a test of an update rule where the step count
+    is not its concept keeps one parameter per optimizer."""
+    return [only(inputs, i) for i in range(len(inputs["init"]))]
+
+
 def steps_of(inputs: dict) -> int:
     return len(inputs["has_grad"][0])
 
@@ -260,10 +271,11 @@ def sgd_update(backend):
 
 def sgd_weight_decay(backend):
     """Fresh gradients at every step, then each kept for two steps: the decay must not be
-    written into p.grad."""
+    written into p.grad; and with momentum, where the decay enters the velocity."""
     hyper = {"lr": 0.05, "weight_decay": 0.1}
     return runs(run(backend, "SGD", hyper, make_inputs(2, TWO, 5)),
-                run(backend, "SGD", hyper, make_inputs(2, TWO, 6, hold=2)))
+                run(backend, "SGD", hyper, make_inputs(2, TWO, 6, hold=2)),
+                run(backend, "SGD", {**hyper, "momentum": 0.9}, make_inputs(2, TWO, 5)))
 
 
 def momentum_velocity(backend):
@@ -292,14 +304,17 @@ def nesterov(backend):
 
 
 def adam_moments(backend):
-    hyper = {"lr": 0.01, "betas": (0.9, 0.999)}
-    return runs(run(backend, "Adam", hyper, make_inputs(7, TWO, 5), record_state=True))
+    """The moments depend on the gradients and betas alone: the default betas and others."""
+    return runs(run(backend, "Adam", {"lr": 0.01, "betas": (0.9, 0.999)}, make_inputs(7, TWO, 5),
+                    record_state=True),
+                run(backend, "Adam", {"lr": 0.01, "betas": (0.8, 0.99)}, make_inputs(7, TWO, 5),
+                    record_state=True))
 
 
 def adam_bias_correction(backend):
     """A constant gradient of mixed scales: every bias-corrected step moves by about lr."""
-    inputs = make_inputs(8, [(4,), (2, 2)], 10, scale=[1.0, 1e-3], constant=True)
-    return runs(run(backend, "Adam", {"lr": 0.01}, inputs))
+    inputs = make_inputs(8, [(4,), (2, 2)], 10, scale=[1.0, 1e-2], constant=True)
+    return runs(*(run(backend, "Adam", {"lr": 0.01}, alone) for alone in each_alone(inputs)))
 
 
 def adam_long_run(backend):
@@ -313,78 +328,103 @@ def adam_eps(backend):
     """Gradients near eps, where eps's place in the formula decides the step; and a large eps."""
     tiny = make_inputs(10, [(4,), (3,)], 8, scale=[1e-8, 1e-6])
     large = make_inputs(11, [(4,)], 8)
-    return runs(run(backend, "Adam", {"lr": 0.01}, tiny),
+    return runs(*(run(backend, "Adam", {"lr": 0.01}, alone) for alone in each_alone(tiny)),
                 run(backend, "Adam", {"lr": 0.01, "eps": 0.1}, large))
 
 
 def adam_weight_decay(backend):
     hyper = {"lr": 0.01, "weight_decay": 0.1}
-    return runs(run(backend, "Adam", hyper, make_inputs(12, TWO, 6, scale=[1.0, 0.01])),
-                run(backend, "Adam", hyper, make_inputs(12, TWO, 6, hold=2)))
+    fresh, held = make_inputs(12, TWO, 6, scale=[1.0, 0.01]), make_inputs(12, TWO, 6, hold=2)
+    return runs(*(run(backend, "Adam", hyper, alone) for alone in each_alone(fresh) + each_alone(held)))
 
 
 def adamw(backend):
     """Decoupled decay: the same shrink factor on a parameter with large and one with tiny grads."""
     inputs = make_inputs(13, TWO, 6, scale=[1.0, 0.01])
-    return runs(run(backend, "AdamW", {"lr": 0.01, "weight_decay": 0.1}, inputs),
+    return runs(*(run(backend, "AdamW", {"lr": 0.01, "weight_decay": 0.1}, alone)
+                  for alone in each_alone(inputs)),
                 run(backend, "AdamW", {"lr": 0.05, "betas": (0.8, 0.99), "weight_decay": 0.5},
                     make_inputs(14, [(5,)], 6)))
 
 
 def adam_step_counter(backend):
-    """Three parameters, each with a gradient at every step; and the optimizer's step_count."""
+    """Three parameters, each with a gradient at every step, then each of them alone: t counts
+    one parameter's steps, so each moves as it does alone. And the optimizer's step_count."""
     inputs = make_inputs(15, [(3,), (2, 2), (1,)], 8)
     params = [backend.parameter(x) for x in inputs["init"]]
     opt = backend.optimizer("Adam", params, lr=0.01)
-    observed = {"optimizer": "Adam", "hyper": {"lr": 0.01}, "inputs": {**inputs, "lr": None},
-                **track(backend, opt, params, inputs)}
-    return {**runs(observed), "step_count": backend.step_count(opt)}
+    together_run = track(backend, opt, params, inputs)
+    alone = [run(backend, "Adam", {"lr": 0.01}, only(inputs, i))["trajectory"][0]
+             for i in range(len(params))]
+    return {"together": together_run["trajectory"], "alone": alone,
+            "step_count": backend.step_count(opt)}
+
+
+DEFAULTS = {  # the spec's default hyper-parameters, each written out
+    "SGD": {"lr": 0.01, "momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False},
+    "Momentum": {"lr": 0.01, "momentum": 0.9, "dampening": 0.0, "weight_decay": 0.0,
+                 "nesterov": False},
+    "Adam": {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0},
+    "AdamW": {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.01},
+}
 
 
 def defaults(backend):
-    """Every optimizer built with its default hyper-parameters."""
+    """Every optimizer built with its default hyper-parameters, and with them written out."""
     inputs = make_inputs(16, TWO, 5)
-    return runs(*(run(backend, name, {}, inputs) for name in ("SGD", "Momentum", "Adam", "AdamW")))
+    return {name: {"implicit": run(backend, name, {}, inputs)["trajectory"],
+                   "explicit": run(backend, name, hyper, inputs)["trajectory"]}
+            for name, hyper in DEFAULTS.items()}
 
 
 def dtype(backend):
     """float32 parameters and gradients through every optimizer; from step 4 on, the learning
-    rate is a numpy float64, as a schedule computed with np.cos makes it."""
+    rate is a numpy float64, as a schedule computed with np.cos makes it. Beside each, the same
+    run in float64, from the same values."""
     inputs = make_inputs(17, TWO, 10, dtype="float32")
+    wide = {**inputs, **{key: [x.astype(np.float64) for x in inputs[key]] for key in ("init", "grads")}}
     settings = [("SGD", {"lr": 0.1}),
                 ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01}),
                 ("Adam", {"lr": 0.01, "weight_decay": 0.01}),
                 ("AdamW", {"lr": 0.01, "weight_decay": 0.1})]
-    return runs(*(run(backend, name, hyper, inputs,
-                      lrs=[np.float64(hyper["lr"]) if k == 3 else None for k in range(10)])
-                  for name, hyper in settings))
+    observed = []
+    for name, hyper in settings:
+        lrs = [np.float64(hyper["lr"]) if k == 3 else None for k in range(10)]
+        narrow = run(backend, name, hyper, inputs, lrs=lrs)
+        observed.append({"optimizer": name, "hyper": hyper, "dtypes": narrow["dtypes"],
+                         "float32": narrow["trajectory"],
+                         "float64": run(backend, name, hyper, wide, lrs=lrs)["trajectory"]})
+    return {"runs": observed}
 
 
 def training_loop(backend):
     """Least squares trained the way students train: parameters from a generator, gradients
-    recomputed from the current weights, zero_grad() after every step."""
+    recomputed from the current weights, zero_grad() after every step; beside it, the same loop
+    with the parameters in a list."""
     rng = np.random.default_rng(18)
     x = rng.normal(size=(16, 3))
     y = x @ np.array([1.5, -2.0, 0.5]) + 0.3 + 0.1 * rng.normal(size=16)
     settings = [("SGD", {"lr": 0.1, "momentum": 0.9}), ("Adam", {"lr": 0.05}),
                 ("AdamW", {"lr": 0.05, "weight_decay": 0.1})]
-    observed = []
-    for name, hyper in settings:
-        w, b = backend.parameter(np.zeros(3)), backend.parameter(np.zeros(1))
-        opt = backend.optimizer(name, (p for p in (w, b)), **hyper)
-        values = [[backend.value(w)], [backend.value(b)]]
-        for _ in range(20):
-            residual = x @ backend.value(w) + backend.value(b) - y
-            feed(backend, opt, (w, b), (x.T @ residual / len(y), np.array([residual.mean()])))
-            opt.zero_grad()
-            values[0].append(backend.value(w))
-            values[1].append(backend.value(b))
-        observed.append({"optimizer": name, "hyper": hyper, "inputs": None,
-                         "trajectory": [stacked(v, i) for i, v in enumerate(values)],
-                         "dtypes": [[str(v.dtype) for v in vs] for vs in values],
-                         "grads_after": [backend.grad(w), backend.grad(b)],
-                         "grads_after_call": "zero_grad()"})
-    return runs(*observed)
+    return {"runs": [{"optimizer": name, "hyper": hyper,
+                      "generator": least_squares(backend, name, hyper, x, y, lambda ps: (p for p in ps)),
+                      "list": least_squares(backend, name, hyper, x, y, list)}
+                     for name, hyper in settings]}
+
+
+def least_squares(backend, name, hyper, x, y, given) -> dict:
+    """20 steps of least squares; `given(params)` is what the optimizer is built from."""
+    w, b = backend.parameter(np.zeros(3)), backend.parameter(np.zeros(1))
+    opt = backend.optimizer(name, given((w, b)), **hyper)
+    values = [[backend.value(w)], [backend.value(b)]]
+    for _ in range(20):
+        residual = x @ backend.value(w) + backend.value(b) - y
+        feed(backend, opt, (w, b), (x.T @ residual / len(y), np.array([residual.mean()])))
+        opt.zero_grad()
+        values[0].append(backend.value(w))
+        values[1].append(backend.value(b))
+    return {"trajectory": [stacked(v, i) for i, v in enumerate(values)],
+            "grads_after": [backend.grad(w), backend.grad(b)]}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -392,7 +432,8 @@ def training_loop(backend):
 
 
 def grad_none(backend):
-    """Parameter 0 always has a gradient, 1 never, 2 for the first three steps only.
+    """Parameter 0 always has a gradient, 1 never, 2 for the first three steps only; then
+    parameter 0 alone, and parameter 2 alone for three steps, each with the same gradients.
 
     No parameter gets a gradient again after missing one, so a global step counter and a
     per-parameter one agree here. The state is recorded before the first step as well.
@@ -407,8 +448,12 @@ def grad_none(backend):
         opt = backend.optimizer(name, params, **hyper)
         before = [backend.state(opt, i) for i in range(len(params))]
         tracked = track(backend, opt, params, inputs, record_state=True)
+        first_three = {**only(inputs, 2), "has_grad": [[True] * 3]}
+        first_three["grads"] = [first_three["grads"][0][:3]]
+        alone = [run(backend, name, hyper, only(inputs, 0))["trajectory"][0],
+                 run(backend, name, hyper, first_three)["trajectory"][0]]
         observed.append({"optimizer": name, "hyper": hyper, "inputs": {**inputs, "lr": None},
-                         **tracked, "state": [before, *tracked["state"]]})
+                         **tracked, "state": [before, *tracked["state"]], "alone": alone})
     return runs(*observed)
 
 
@@ -526,7 +571,8 @@ def state_dict_layout(backend):
     observed = {}
     for optimizer, hyper, _ in CHECKPOINTED:
         opt, _ = trained(backend, optimizer, hyper, make_inputs(22, TWO, 2), 2)
-        observed[optimizer] = plain(backend.state_dict(opt))
+        observed[optimizer] = {"state_dict": plain(backend.state_dict(opt)),
+                               "step_count": backend.step_count(opt)}
     return observed
 
 
@@ -538,6 +584,7 @@ def load_state_dict_restores(backend):
         a, a_params = trained(backend, optimizer, hyper, inputs, 4)
         b, b_params = resumed(backend, optimizer, other, a_params, backend.state_dict(a))
         loaded = {"lr": backend.get_lr(b), "step_count": backend.step_count(b),
+                  "saved_step_count": backend.step_count(a),
                   "state_dict": plain(backend.state_dict(b))}
         saved, resumed_run = together(backend, [(a, a_params), (b, b_params)], [inputs] * 2,
                                       range(4, 8))
@@ -576,12 +623,14 @@ def load_state_dict_rejects(backend):
     inputs = make_inputs(28, TWO, 6)
     opt, params = trained(backend, "Adam", {"lr": 0.01}, inputs, 3)
     control, control_params = trained(backend, "Adam", {"lr": 0.01}, inputs, 3)
+    step_count = backend.step_count(opt)
     errors = {}
     for case, (shapes, optimizer, hyper, left_out) in BAD_STATE_DICTS.items():
         other, _ = trained(backend, optimizer, hyper, make_inputs(29, shapes, 2), 2)
         bad = {k: v for k, v in backend.state_dict(other).items() if k not in left_out}
         errors[case] = error_name(lambda: backend.load_state_dict(opt, bad))
-    observed = {"errors": errors, "lr": backend.get_lr(opt), "step_count": backend.step_count(opt)}
+    observed = {"errors": errors, "lr": backend.get_lr(opt), "step_count": backend.step_count(opt),
+                "step_count_before": step_count}
     try:
         observed["after"], observed["control"] = together(
             backend, [(opt, params), (control, control_params)], [inputs] * 2, range(3, 6))
@@ -625,9 +674,11 @@ def momentum_state(backend):
     observed = {"before_any_step": plain(backend.get_momentum_state(opt))}
     feed(backend, opt, params, grads_at(inputs, 0))
     observed["after_first_step"] = plain(backend.get_momentum_state(opt))
+    observed["state_after_first_step"] = [backend.state(opt, i) for i in range(len(params))]
     feed(backend, opt, params, grads_at(inputs, 1))
     saved = backend.get_momentum_state(opt)
     observed["saved"] = plain(saved)
+    observed["state_saved"] = [backend.state(opt, i) for i in range(len(params))]
     for buf in saved:
         buf += 100.0  # changing the copies must not change the optimizer
     twin_params = [backend.parameter(backend.value(p)) for p in params]
@@ -640,7 +691,10 @@ def momentum_state(backend):
         backend, [(opt, params), (twin, twin_params)], [inputs] * 2, range(2, 4))
     backend.set_momentum_state(opt, None)
     observed["after_clear"] = plain(backend.get_momentum_state(opt))
-    observed["after_clear_steps"] = together(backend, [(opt, params)], [inputs], range(4, 6))[0]
+    fresh_params = [backend.parameter(backend.value(p)) for p in params]
+    fresh = backend.optimizer("SGD", fresh_params, **hyper)
+    observed["after_clear_steps"], observed["fresh_steps"] = together(
+        backend, [(opt, params), (fresh, fresh_params)], [inputs] * 2, range(4, 6))
     plain_sgd = backend.optimizer("SGD", [backend.parameter(np.zeros(2))], lr=0.1)
     observed["has_momentum"] = [backend.has_momentum(opt), backend.has_momentum(plain_sgd)]
     observed["without_momentum"] = plain(backend.get_momentum_state(plain_sgd))
@@ -653,7 +707,8 @@ def momentum_state(backend):
 
 def schedule(backend, scheduler, settings, epochs, seed):
     """SGD under a scheduler for `epochs` epochs: the lr each epoch used, get_last_lr() after each
-    scheduler.step(), and the parameter, which shows the optimizer used the scheduled lr."""
+    scheduler.step(), and the parameter; beside it, the parameter of an SGD whose lr is set to
+    the same values directly, which shows the optimizer used the scheduled lr."""
     inputs = make_inputs(seed, [(3,)], epochs)
     params = [backend.parameter(x) for x in inputs["init"]]
     opt = backend.optimizer("SGD", params, lr=0.1)
@@ -666,8 +721,11 @@ def schedule(backend, scheduler, settings, epochs, seed):
         sched.step()
         last.append(plain(sched.get_last_lr()))
         values.append(backend.value(params[0]))
+    direct = run(backend, "SGD", {"lr": 0.1}, inputs,
+                 lrs=[lr if isinstance(lr, (int, float)) else None for lr in used])
     return {"scheduler": scheduler, "settings": settings, "lr_used": used, "last_lr": last,
-            "lr_after": backend.get_lr(opt), "trajectory": stacked(values, 0)}
+            "lr_after": backend.get_lr(opt), "trajectory": stacked(values, 0),
+            "lr_set_directly": direct["trajectory"][0]}
 
 
 def step_lr(backend):
@@ -683,26 +741,28 @@ def cosine_lr(backend):
 
 
 def scheduler_state(backend):
-    """A scheduler and its optimizer saved after 3 epochs and loaded into new ones made with
-    another lr and other settings; then the originals and the resumed ones go on side by side."""
+    """A scheduler saved after 3 epochs and loaded into a new one made with other settings, over
+    an optimizer made with another lr and given the first one's; then the originals and the
+    resumed ones go on side by side."""
     observed = []
     for scheduler, settings, other in [
             ("StepLR", {"step_size": 2, "gamma": 0.5}, {"step_size": 5, "gamma": 0.9}),
             ("CosineAnnealingLR", {"T_max": 8, "eta_min": 0.01}, {"T_max": 20})]:
         pairs = []
         for lr, kwargs in [(0.1, settings), (0.5, other)]:
-            opt = backend.optimizer("SGD", [backend.parameter(np.zeros(1))], lr=lr)
-            pairs.append((opt, backend.scheduler(scheduler, opt, **kwargs)))
-        (opt, sched), (new_opt, new_sched) = pairs
+            param = backend.parameter(np.zeros(1))
+            opt = backend.optimizer("SGD", [param], lr=lr)
+            pairs.append((opt, backend.scheduler(scheduler, opt, **kwargs), param))
+        (opt, sched, param), (new_opt, new_sched, _) = pairs
         for _ in range(3):
-            opt.step()
+            feed(backend, opt, [param], [np.ones(1)])
             sched.step()
-        backend.load_state_dict(new_opt, backend.state_dict(opt))
+        backend.set_lr(new_opt, backend.get_lr(opt))
         backend.load_state_dict(new_sched, backend.state_dict(sched))
         lrs = {"original": [], "resumed": []}
         for _ in range(5):
-            for (o, s), key in zip(pairs, lrs):
-                o.step()
+            for (o, s, p), key in zip(pairs, lrs):
+                feed(backend, o, [p], [np.ones(1)])
                 s.step()
                 lrs[key].append(backend.get_lr(o))
         observed.append({"scheduler": scheduler, "settings": settings, **lrs})
