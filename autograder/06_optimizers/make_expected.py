@@ -209,7 +209,8 @@ def expected_observations() -> dict:
 def known_mistakes(expected: dict) -> dict:
     """Per scenario, per run: the simulated known mistakes (empty for a run without inputs)."""
     return {name: [pitfalls.known_mistakes(run["optimizer"], full_hyper(run), run["inputs"],
-                                           buffers="state" in run) if run.get("inputs") else []
+                                           SPEC_DEFAULTS[run["optimizer"]], buffers="state" in run)
+                   if run.get("inputs") else []
                    for run in observed["runs"]]
             for name, observed in expected.items() if isinstance(observed, dict) and "runs" in observed}
 

@@ -13,6 +13,8 @@ COMMON = {
     "none_as_zero": "a parameter whose grad is None is updated as if its gradient were zero; "
                     "it must be skipped, its state too",
     "weight_decay_ignored": "weight_decay is ignored",
+    "lr_ignored": "the learning rate given is not used: the update takes the default lr whatever "
+                  "lr is, and ignores a changed optimizer.lr (use self.lr, which a scheduler sets)",
 }
 EMA = ("the velocity is an average, buf = momentum * buf + (1 - momentum) * g; the spec adds the "
        "whole gradient, buf = momentum * buf + (1 - dampening) * g")
@@ -42,6 +44,12 @@ ADAM_PITFALLS = {
     "moments_corrected_in_place": "m and v are divided by their bias corrections in place, which "
                                   "corrupts the running averages; m_hat and v_hat must be new arrays",
     "eps_inside_sqrt": "eps is inside the square root; the step divides by sqrt(v_hat) + eps",
+    "eps_added_to_sqrt_v": "eps is added to sqrt(v) instead of sqrt(v_hat), as in the paper's "
+                           "efficient form lr * sqrt(1 - beta2 ** t) / (1 - beta1 ** t) * m / "
+                           "(sqrt(v) + eps_hat) with eps_hat = eps; the spec's eps needs "
+                           "eps_hat = eps * sqrt(1 - beta2 ** t)",
+    "betas_ignored": "the betas given are not used: m and v average with 0.9 and 0.999 whatever "
+                     "betas are (read them from self.hyperparams['betas'])",
     "t_not_incremented": "the step count t stays at 1; it goes up by one at every step",
     "t_per_parameter": "t goes up once per parameter instead of once per step",
     "v_from_g": "v averages g instead of g * g",
@@ -141,12 +149,15 @@ def _adam(p, g, state, lr, hp, optimizer, pitfall, clock):
         state["exp_avg"] = m_hat
     if pitfall == "moments_corrected_in_place":
         state["exp_avg_sq"] = v_hat
+    if pitfall == "eps_added_to_sqrt_v":
+        eps = eps / np.sqrt(1 - beta2 ** t)
     denominator = np.sqrt(v_hat + eps) if pitfall == "eps_inside_sqrt" else np.sqrt(v_hat) + eps
     p = p - lr * m_hat / denominator
     return p * shrink if decoupled and pitfall == "adamw_decay_after_update" else p
 
 
-def known_mistakes(optimizer: str, hyper: dict, inputs: dict, buffers=False) -> list[dict]:
+def known_mistakes(optimizer: str, hyper: dict, inputs: dict, defaults: dict,
+                   buffers=False) -> list[dict]:
     """The spec's rule and every known mistake that changes something in this run, simulated:
     [{"pitfall": None for the spec's rule, else its name, "trajectory": per parameter its values
     before and after every step, "buffers": per buffer key, per parameter its value after every
@@ -158,12 +169,22 @@ def known_mistakes(optimizer: str, hyper: dict, inputs: dict, buffers=False) -> 
     family = ADAM_PITFALLS if is_adam(optimizer) else SGD_PITFALLS
     with np.errstate(all="ignore"):
         spec = simulate(optimizer, hyper, inputs)
-        simulated = [(None, spec)] + [(pitfall, simulate(optimizer, hyper, inputs, pitfall))
+        simulated = [(None, spec)] + [(pitfall, simulate(*ignoring(pitfall, optimizer, hyper, inputs,
+                                                                   defaults), pitfall))
                                       for pitfall in [*COMMON, *family]]
     return [{"pitfall": pitfall, "trajectory": trajectory,
              "buffers": _per_parameter(steps) if buffers else {}}
             for pitfall, (trajectory, steps) in simulated
             if pitfall is None or not _identical((trajectory, steps), spec)]
+
+
+def ignoring(pitfall: str, optimizer: str, hyper: dict, inputs: dict, defaults: dict):
+    """The run as an optimizer that ignores a hyper-parameter it was given sees it."""
+    if pitfall == "lr_ignored":
+        return optimizer, {**hyper, "lr": defaults["lr"]}, {**inputs, "lr": None}
+    if pitfall == "betas_ignored":
+        return optimizer, {**hyper, "betas": defaults["betas"]}, inputs
+    return optimizer, hyper, inputs
 
 
 def _per_parameter(steps: list) -> dict:
