@@ -23,6 +23,8 @@ SGD_PITFALLS = {
     "momentum_as_ema_from_zero": EMA,
     "velocity_not_kept": "the velocity is created anew at every step instead of kept in "
                          "state[i]['momentum_buffer'] between steps",
+    "dampening_ignored": "dampening is ignored: from the second step on the velocity adds "
+                         "(1 - dampening) * g, not g",
     "dampening_on_first_step": "dampening is applied at the first step; the velocity starts as "
                                "buf = g",
     "nesterov_ignored": "nesterov=True is ignored; Nesterov steps along g + momentum * buf",
@@ -106,11 +108,11 @@ def _sgd(p, g, state, lr, hp, optimizer, pitfall, clock):
         elif pitfall == "momentum_as_ema" and buf is not None:
             buf = momentum * buf + (1 - momentum) * g
         elif pitfall == "lr_in_velocity":
-            buf = momentum * (0 if buf is None else buf) + lr * g
+            buf = lr * g if buf is None else momentum * buf + (1 - dampening) * lr * g
         elif buf is None:
             buf = (1 - dampening) * g if pitfall == "dampening_on_first_step" else g.copy()
         else:
-            buf = momentum * buf + (1 - dampening) * g
+            buf = momentum * buf + (1 if pitfall == "dampening_ignored" else 1 - dampening) * g
         state["momentum_buffer"] = buf
         if pitfall == "lr_in_velocity":
             return p - buf

@@ -186,12 +186,28 @@ def trajectory_diagnosis(run: dict):
             run.get("mistakes", []),
             lambda m: max(distance(o, s) for o, s in zip(observed, m["trajectory"])),
             DIAGNOSIS_RTOL[run_dtype(run)])
+        if not hints and steps_of_run(run) >= 100:
+            k = first_differing_step(observed, run["trajectory"], RTOL[run_dtype(run)])
+            if k > 10:
+                return [f"The first {k - 1} steps agree: does a bias correction stop, or change, "
+                        "after some steps? With beta2 = 0.999, v's correction matters for "
+                        "thousands of steps."]
         if hints or hold == 1:
             return explained(hints)
         return [f"Here each gradient stays in p.grad for {hold} steps: does step() write into "
                 "p.grad, or keep p.grad itself as a buffer? It must only read it."]
 
     return diagnose
+
+
+def steps_of_run(run: dict) -> int:
+    return len(run["trajectory"][0]) - 1
+
+
+def first_differing_step(observed: list, expected: list, rtol: float) -> int:
+    rows = [np.argmax(differing(o, e, ADAM_STEP).reshape(len(e), -1).any(axis=1))
+            for o, e in zip(observed, expected)]
+    return int(min(rows))
 
 
 def buffer_diagnosis(run: dict, i: int, key: str):
@@ -231,10 +247,19 @@ def compare_buffers(observed: dict, expected: dict, key: str, label: str) -> Non
         rows = [(entry_of(obs_step, i, key, label, k), exp_step[i][key])
                 for k, (obs_step, exp_step) in enumerate(zip(got, states), start=1)]
         shape = rows[0][1].shape
-        compare_series([np.stack([array(o, shape, f"optimizer.state[{i}][{key!r}]") for o, _ in rows])],
-                       [np.stack([e for _, e in rows])], label, RTOL[run_dtype(expected)],
-                       lambda _: f"optimizer.state[{i}][{key!r}]", first_step=1,
-                       diagnose=buffer_diagnosis(expected, i, key), moves=False)
+        try:
+            compare_series([np.stack([array(o, shape, f"optimizer.state[{i}][{key!r}]") for o, _ in rows])],
+                           [np.stack([e for _, e in rows])], label, RTOL[run_dtype(expected)],
+                           lambda _: f"optimizer.state[{i}][{key!r}]", first_step=1,
+                           diagnose=buffer_diagnosis(expected, i, key), moves=False)
+        except Mismatch as failure:
+            narrow = next((o.dtype for o, e in rows if isinstance(o, np.ndarray) and o.dtype.kind == "f"
+                           and o.dtype.itemsize < e.dtype.itemsize), None)
+            if narrow is None:
+                raise
+            raise Mismatch(f"{failure} optimizer.state[{i}][{key!r}] is {narrow} while the parameter "
+                           f"is {rows[0][1].dtype}: the buffer rounds every step to {narrow}. Create "
+                           "it with np.zeros_like(p.data), which keeps the parameter's dtype.") from None
 
 
 def entry_of(step_state, i: int, key: str, label: str, k: int):
@@ -268,11 +293,19 @@ def compare_grads_after(observed: dict, expected: dict, label: str) -> None:
                                      "generator, like model.parameters(), can be gone through "
                                      "only once."))
         raise Mismatch(
-            f"{label}: step() changed parameter {i}'s gradient: after the last step p.grad is "
-            f"{describe(got)} where it was set to {describe(want)}"
-            f"{'' if want is None or got is None else ' with other values'}. The optimizer "
-            "only reads p.grad: grad = grad + weight_decay * p makes a new array where "
-            "grad += ... writes into p.grad, and a velocity starts as a copy of g.")
+            f"{label}: step() changed parameter {i}'s gradient: after the last step p.grad"
+            f"{grad_change(got, want)}. The optimizer only reads p.grad: grad = grad + "
+            "weight_decay * p makes a new array where grad += ... writes into p.grad, and a "
+            "velocity starts as a copy of g.")
+
+
+def grad_change(got, want) -> str:
+    if want is None or got is None or not isinstance(got, np.ndarray) or got.shape != want.shape:
+        return f" is {describe(got)} where it was set to {describe(want)}"
+    with np.errstate(all="ignore"):
+        differs = ~(got.astype(np.float64) == want)
+    j = np.unravel_index(int(np.argmax(differs)), differs.shape)
+    return f"{index_text(j)} is {pair(float(got[j]), float(want[j]))}, the value it was set to"
 
 
 def compare_run(observed, expected: dict, buffers=(), rtol=None, trajectory=True) -> None:
@@ -374,7 +407,19 @@ def compare_defaults(observed, expected):
               f"{name}.step()")
         compare_identical(implicit, explicit, len(exp["explicit"]), f"{name}(params)", 0,
                           f"it does not step like {name}(params, {SPELLED_OUT[name]}), the spec's "
-                          "defaults written out: one of its default values differs from the spec's.")
+                          f"defaults written out: {differing_default(obs, name)}")
+
+
+def differing_default(observed: dict, name: str) -> str:
+    """Which default differs from the spec's, as far as the optimizer's lr and state_dict say."""
+    spec = scenarios.DEFAULTS[name]
+    lr, group = (observed.get(key) for key in ("lr", "group")) if isinstance(observed, dict) else (None, None)
+    if not same_value(lr, spec["lr"]):
+        return f"{name}(params).lr is {describe(lr)}, the spec's default {spec['lr']!r}."
+    for key, want in spec.items():
+        if isinstance(group, dict) and key in group and not same_value(group[key], list(want) if isinstance(want, tuple) else want):
+            return f"its {key} is {describe(group[key])}, the spec's default {want!r}."
+    return "one of its default values differs from the spec's."
 
 
 def compare_dtype(observed, expected):
@@ -399,11 +444,24 @@ def compare_float32_dtypes(observed: dict, expected: dict, label: str) -> None:
                 continue
             cause = ("At that step the learning rate became a numpy float64 (as a schedule "
                      "computed with np.cos makes it), and numpy computes lr * g in float64 then. "
-                     if k == 4 else "")
+                     if k == 4 else wide_buffers(observed, i, k))
             raise Mismatch(
                 f"{label}: parameter {i} was float32 and is {describe(name)} {when(k)}. {cause}An "
                 "update keeps the parameter's dtype: update p.data in place (p.data -= ...), "
                 "or cast the result back with .astype(p.data.dtype).")
+
+
+def wide_buffers(observed: dict, i: int, k: int) -> str:
+    """Which of parameter i's buffers were float64 after step k, if the scenario saw any."""
+    try:
+        wide = sorted(key for key, name in observed["state_dtypes"][k - 1][i].items() if name == "float64")
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return ""
+    if not wide:
+        return ""
+    names = ", ".join(map(repr, wide))
+    return (f"Its {'buffer' if len(wide) == 1 else 'buffers'} {names} {'is' if len(wide) == 1 else 'are'} "
+            "float64: np.zeros(shape) makes float64; np.zeros_like(p.data) keeps the parameter's dtype. ")
 
 
 def compare_training_loop(observed, expected):
@@ -573,9 +631,9 @@ def compare_load_restores(observed, expected):
         compare_identical(
             item(obs, "saved", "the original's trajectory"), item(obs, "resumed", "the resumed one's"),
             len(exp["saved"]), name, 4, "the optimizer that loaded the state_dict and the original, "
-            f"given the same gradients, take different steps.{unrestored_hyper(obs, exp)} "
-            "load_state_dict restores every buffer, each parameter's step, lr, the "
-            "hyper-parameters and step_count.")
+            f"given the same gradients, take different steps.{unrestored_hyper(obs, exp)}"
+            f"{unsaved_buffer(obs, name)} load_state_dict restores every buffer, each parameter's "
+            "step, lr, the hyper-parameters and step_count.")
 
 
 def unrestored_hyper(observed: dict, expected: dict) -> str:
@@ -585,6 +643,20 @@ def unrestored_hyper(observed: dict, expected: dict) -> str:
             if key in group and not same_value(group[key], want):
                 return f" Its {key} is {describe(group[key])}, the saved one's {want!r}."
     except (KeyError, IndexError, TypeError, AttributeError):
+        pass
+    return ""
+
+
+def unsaved_buffer(observed: dict, name: str) -> str:
+    """A buffer of the spec that the state_dict does not hold, as a sentence (or "")."""
+    try:
+        state = observed["state_dict"]["state"]
+        for i, entry in state.items():
+            missing = [key for key in BUFFERS[name] if key not in entry]
+            if missing:
+                return (f" Its state_dict()['state'][{i}] holds no {missing[0]!r}: the update keeps "
+                        "it outside optimizer.state, where state_dict() does not see it.")
+    except (KeyError, TypeError, AttributeError):
         pass
     return ""
 
@@ -634,7 +706,8 @@ def compare_checkpoint_disk(observed, expected):
             item(obs, "saved", "the original's trajectory"), item(obs, "resumed", "the resumed one's"),
             len(exp["saved"]), name, 4, "training resumed from a checkpoint on disk does not take "
             "the same steps as the original: something the update uses is not in the state_dict, "
-            "or load_state_dict does not restore it.")
+            f"or load_state_dict does not restore it.{unrestored_hyper(obs, exp)}"
+            f"{unsaved_buffer(obs, name)}")
 
 
 def compare_momentum_state(observed, expected):
@@ -658,7 +731,7 @@ def compare_momentum_state(observed, expected):
     continued, twin = item(observed, "continued", "continued"), item(observed, "twin", "twin")
     compare_identical(continued, twin, len(expected["twin"]), "SGD(lr=0.1, momentum=0.9)", 2,
                       "the optimizer and a twin given its buffers by set_momentum_state take "
-                      f"different steps. {momentum_state_culprit(continued, twin, expected)}")
+                      f"different steps. {momentum_state_culprit(continued, twin, observed, expected)}")
     compare_identical(item(observed, "after_clear_steps", "the steps after clearing"),
                       item(observed, "fresh_steps", "the steps of a new optimizer"),
                       len(expected["fresh_steps"]), "after set_momentum_state(None)", 4,
@@ -686,13 +759,18 @@ def compare_momentum_entry(got, state, i: int, taken: str) -> None:
                        "get_momentum_state returns a copy of each parameter's velocity.")
 
 
-def momentum_state_culprit(continued: list, twin: list, expected: dict) -> str:
+def momentum_state_culprit(continued: list, twin: list, observed: dict, expected: dict) -> str:
     def matches(trajectory, reference):
         return (isinstance(trajectory, list) and len(trajectory) == len(reference)
                 and all(isinstance(t, np.ndarray) and t.dtype.kind in "biuf" and t.shape == r.shape
                         and not differing(t.astype(np.float64), r, RTOL["float64"]).any()
                         for t, r in zip(trajectory, reference)))
 
+    saved = observed.get("saved")
+    if isinstance(saved, list) and saved and all(entry is None for entry in saved):
+        return ("After two steps get_momentum_state() holds no velocity at all, yet the optimizer "
+                "steps with one: the velocities are kept outside optimizer.state[i]"
+                "['momentum_buffer'], where get_momentum_state reads them.")
     if matches(continued, expected["continued"]):
         return "set_momentum_state must copy the buffers in, one per parameter."
     if matches(twin, expected["twin"]):
@@ -700,6 +778,15 @@ def momentum_state_culprit(continued: list, twin: list, expected: dict) -> str:
                 "return copies.")
     return ("get_momentum_state returns copies of the velocities in optimizer.state; "
             "set_momentum_state copies them in.")
+
+
+def resume_hint(resumed: list, original: list) -> str:
+    if all(same_value(lr, resumed[0]) for lr in resumed) and not all(
+            same_value(lr, original[0]) for lr in original):
+        return ("The resumed optimizer's lr never changes: the loaded scheduler drives another "
+                "optimizer. A scheduler's state_dict leaves out its optimizer.")
+    return ("scheduler.load_state_dict restores the epoch count and what the next lr is computed "
+            "from (the initial lr, base_lr, included).")
 
 
 def schedule_label(schedule: dict) -> str:
@@ -716,7 +803,7 @@ def compare_schedules(observed, expected):
         for epoch, (got, want) in enumerate(zip(used, exp["lr_used"])):
             if not same_value(got, want):
                 raise Mismatch(f"{label}, epoch {epoch}: optimizer.lr is {describe(got)}, "
-                               f"expected {want!r}.")
+                               f"expected {want!r}.{schedule_hint(exp, epoch, got)}")
         last = listed(item(obs, "last_lr", "get_last_lr()"), len(exp["last_lr"]), "get_last_lr()")
         for epoch, (got, want) in enumerate(zip(last, exp["last_lr"])):
             if not same_value(got, want):
@@ -729,6 +816,29 @@ def compare_schedules(observed, expected):
                           "value step() uses.")
 
 
+def schedule_hint(expected: dict, epoch: int, got) -> str:
+    """The likely mistake behind a wrong learning rate at `epoch`, from the expected schedule."""
+    lrs, settings = expected["lr_used"], expected["settings"]
+    candidates = {"the schedule runs one epoch late: scheduler.step() counts the epoch after "
+                  "computing the lr, or starts at -1 twice": lrs[epoch - 1] if epoch else None,
+                  "the schedule runs one epoch early: the lr changes at epoch step_size - 1":
+                      lrs[epoch + 1] if epoch + 1 < len(lrs) else None}
+    if expected["scheduler"] == "CosineAnnealingLR":
+        base, t_max, eta_min = lrs[0], settings["T_max"], settings.get("eta_min", 0.0)
+        candidates |= {
+            "eta_min is left out: the lr goes from lr down to eta_min, "
+            "eta_min + (lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2": cosine(base, 0.0, t_max, epoch),
+            "the period is T_max + 1 epochs, not T_max": cosine(base, eta_min, t_max + 1, epoch)}
+    for hint, lr in candidates.items():
+        if lr is not None and same_value(got, lr):
+            return f" That is what happens when {hint}."
+    return ""
+
+
+def cosine(base: float, eta_min: float, t_max: int, epoch: int) -> float:
+    return eta_min + (base - eta_min) * (1 + np.cos(np.pi * epoch / t_max)) / 2
+
+
 def compare_scheduler_state(observed, expected):
     schedules = listed(item(observed, "schedules", "the schedules"), len(expected["schedules"]),
                        "the schedules")
@@ -738,10 +848,10 @@ def compare_scheduler_state(observed, expected):
         for epoch, (got, want) in enumerate(zip(resumed, original), start=4):
             if not same_value(got, want):
                 raise Mismatch(
-                    f"{schedule_label(exp)}: after loading the optimizer's and the scheduler's "
-                    f"state_dict at epoch 3, epoch {epoch}'s lr is {describe(got)} where the "
-                    f"original's is {describe(want)}. scheduler.load_state_dict restores the epoch "
-                    "count and what the next lr is computed from.")
+                    f"{schedule_label(exp)}: after loading the scheduler's state_dict at epoch 3, "
+                    f"over an optimizer given the original's lr, epoch {epoch}'s lr is "
+                    f"{describe(got)} where the original's is {describe(want)}. "
+                    f"{resume_hint(resumed, original)}")
 
 
 # Tolerances of the update rules' comparisons with PyTorch, per concept (see the top of this file)
