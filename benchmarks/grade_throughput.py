@@ -83,7 +83,7 @@ def run(quick: bool) -> dict:
 def the_classes(module, quick: bool, folder: Path) -> dict[str, dict[str, dict[str, str]]]:
     """Per class, every student's answers: the grade_id of an answer cell -> the code the student
     wrote. A student's id starts with its class."""
-    autograder = module.root / "autograder" / module.folder
+    autograder = module.autograder_folder
     solution = module.solution.read_text()
     mutants = tomllib.loads((autograder / "mutants" / "catalogue.toml").read_text())["mutant"]
     variants = sorted((autograder / "correct").glob("*.py"))

@@ -1,6 +1,5 @@
 """Module 06's hidden tests: the stored expected values, the reference solution's full marks,
 and checks that answer every malformed observation with a message."""
-import ast
 import json
 import tomllib
 
@@ -24,27 +23,6 @@ DRIFT_RTOL = {"float64": 1e-13, "float32": 1e-6}
 
 
 # The tests and their data
-
-
-def test_points_add_up_to_100_and_every_test_has_its_scenario():
-    assert sum(test.points for test in tests.TESTS) == 100
-    assert len(TESTS) == len(tests.TESTS)
-    assert all(test.scenario in scenarios.SCENARIOS for test in tests.TESTS)
-    assert set(EXPECTED) == set(scenarios.SCENARIOS)
-
-
-def imported_modules(path) -> set:
-    imported = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            imported |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            imported.add(node.module.split(".")[0])
-    return imported
-
-
-def test_the_worker_s_half_imports_nothing_but_numpy_and_the_standard_library():
-    assert imported_modules(AUTOGRADER / "scenarios.py") == {"json", "numpy", "os", "tempfile"}
 
 
 def test_expected_data_is_small_and_pickle_free():

@@ -1,6 +1,5 @@
 """The autograder's material for module 06 besides its tests: the mutant catalogue still applies to
 the reference solution, and every implementation in correct/ agrees with torch.optim."""
-import importlib.util
 import re
 import tomllib
 from pathlib import Path
@@ -10,6 +9,7 @@ import pytest
 import torch
 
 from tito.exporter import load_exported
+from tito.grading.files import load_file
 from tito.grading.judge import SubmissionResult
 from tito.grading.judge import TestOutcome as Outcome
 from tito.grading.validate import MAX_LOSS, Candidate, problems
@@ -27,10 +27,7 @@ CORRECT = sorted((AUTOGRADER / "correct").glob("*.py"))
 
 def graded_tests() -> dict:
     """concept -> test name"""
-    spec = importlib.util.spec_from_file_location("autograder_06_tests", AUTOGRADER / "tests.py")
-    tests = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tests)
-    return {test.concept: test.name for test in tests.TESTS}
+    return {test.concept: test.name for test in load_file(AUTOGRADER / "tests.py").TESTS}
 
 
 # The catalogue

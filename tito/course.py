@@ -23,6 +23,7 @@ class Module:
     file: str
     export: str
     root: Path
+    autograder: str = ""  # the folder of its hidden tests, relative to the root; "" if it has none
 
     @property
     def name(self) -> str:
@@ -36,6 +37,13 @@ class Module:
     @property
     def solution(self) -> Path:
         return self.root / "solutions" / self.folder / self.file
+
+    @property
+    def autograder_folder(self) -> Path:
+        if not self.autograder:
+            raise CourseError(f"Module {self.number} has no autograder: course.toml registers none for it "
+                              "(add autograder = \"autograder/<folder>\" to its entry).")
+        return self.root / self.autograder
 
     @property
     def package_file(self) -> Path:
@@ -52,6 +60,11 @@ class Course:
     root: Path
     modules: tuple[Module, ...]
     assignment: str
+
+    @property
+    def graded_modules(self) -> tuple[Module, ...]:
+        """The modules whose autograder course.toml registers."""
+        return tuple(m for m in self.modules if m.autograder)
 
     def module(self, number: str) -> Module:
         wanted = number.zfill(2)

@@ -16,7 +16,6 @@ spec asks for; get/set_momentum_state are built on torch's momentum buffers. Exp
 are no PyTorch output at all come from `SPEC_EXPECTED`, the spec written as data.
 """
 import copy
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -24,20 +23,14 @@ import numpy as np
 import torch
 
 from tito.grading import wire
+from tito.grading.files import load_file
 from tito.grading.wire import decode, encode
 
 HERE = Path(__file__).resolve().parent
 EXPECTED = HERE / "expected"
 
 
-def _sibling(name: str):
-    spec = importlib.util.spec_from_file_location(f"autograder_06_{name}", HERE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-scenarios, pitfalls = _sibling("scenarios"), _sibling("pitfalls")
+scenarios, pitfalls = load_file(HERE / "scenarios.py"), load_file(HERE / "pitfalls.py")
 
 SPEC_DEFAULTS = {"Optimizer": {}, **scenarios.DEFAULTS}  # every hyper-parameter, with its default
 SPEC_BUFFERS = {"SGD": {"momentum_buffer"}, "Momentum": {"momentum_buffer"},

@@ -30,12 +30,12 @@ Tolerances, relative to the largest magnitude in the compared array, chosen per 
   to float32 (an ulp is 6e-8); correct implementations stay within 3e-7 after 10 steps.
 - learning rates, 1e-12: PyTorch's schedulers update the lr recursively; a closed form is as right.
 """
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 
 from tito.grading import wire
+from tito.grading.files import load_file
 from tito.grading.observations import (
     Mismatch, array, describe, differing, first_difference, graded, item, listed, path_text,
     same_value)
@@ -45,14 +45,7 @@ RTOL = {"float64": 1e-10, "float32": 1e-5}
 DIAGNOSIS_RTOL = {"float64": 1e-9, "float32": 1e-5}  # how close a simulated pitfall must come
 
 
-def _sibling(name: str):
-    spec = importlib.util.spec_from_file_location(f"autograder_06_{name}", HERE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-pitfalls, scenarios = _sibling("pitfalls"), _sibling("scenarios")
+pitfalls, scenarios = load_file(HERE / "pitfalls.py"), load_file(HERE / "scenarios.py")
 
 
 def load_expected() -> dict:
