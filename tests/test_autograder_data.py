@@ -51,6 +51,12 @@ def test_stored_data_is_what_torch_and_the_simulated_mistakes_give_now(stem, tmp
                 assert np.array_equal(a, b), key
 
 
+def test_the_generated_samples_are_what_the_solution_and_the_stub_make_now(tmp_path):
+    load("make_expected").write_samples(tmp_path)
+    for name in load("make_expected").SAMPLES:
+        assert (tmp_path / name).read_text() == (AUTOGRADER / "samples" / name).read_text(), name
+
+
 def test_every_failing_run_s_diagnosis_compares_with_stored_mistakes_only(monkeypatch):
     """Naming a mistake simulates nothing in the grader: the stored simulations suffice."""
     pitfalls = tests.pitfalls

@@ -5,7 +5,9 @@
 runs every scenario of `scenarios.py` on `TorchBackend` and writes `expected/expected.json` and
 `expected/expected.npz` (the arrays, read back with allow_pickle=False), and beside them
 `expected/mistakes.{json,npz}`: for every run with recorded inputs, the trajectories of the known
-mistakes (pitfalls.py), with which the grader names the mistake a failing submission made. Observations pass through
+mistakes (pitfalls.py), with which the grader names the mistake a failing submission made. It also
+writes the sample submissions that are made from the solution and the stub (`SAMPLES`), so that
+none of them is a copy kept by hand. Observations pass through
 the grader's wire format first, so they have exactly the form the grader receives from a worker.
 
 Where torch.optim differs from the spec by design, `TorchBackend` adapts it so that an observation
@@ -22,8 +24,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tito.course import load_course
 from tito.grading import wire
 from tito.grading.files import load_file
+from tito.grading.samples import exported_only, partly_done
 from tito.grading.wire import decode, encode
 
 HERE = Path(__file__).resolve().parent
@@ -219,5 +223,19 @@ def write_expected(folder: Path) -> None:
     wire.save(folder / "mistakes", known_mistakes(expected))
 
 
+SAMPLES = {  # file in samples/ -> how it is made from the module's solution and stub
+    "correct_percent.py": lambda module: exported_only(module.solution),
+    "sgd_only.py": lambda module: partly_done(module.solution, module.source,
+                                              ["adam", "adamw_class", "schedulers"]),
+}
+
+
+def write_samples(folder: Path) -> None:
+    module = next(m for m in load_course(HERE.parents[1]).graded_modules if m.autograder_folder == HERE)
+    for name, make in SAMPLES.items():
+        (folder / name).write_text(make(module), encoding="utf-8")
+
+
 if __name__ == "__main__":
     write_expected(Path(sys.argv[1]) if len(sys.argv) > 1 else EXPECTED)
+    write_samples(HERE / "samples")
