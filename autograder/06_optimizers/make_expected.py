@@ -26,9 +26,9 @@ import torch
 
 from tito.course import load_course
 from tito.grading import wire
+from tito.grading.expected import observe
 from tito.grading.files import load_file
 from tito.grading.samples import exported_only, partly_done
-from tito.grading.wire import decode, encode
 
 HERE = Path(__file__).resolve().parent
 EXPECTED = HERE / "expected"
@@ -196,11 +196,7 @@ def _load_spec_state_dict(optimizer: TorchOptimizer, state_dict: dict) -> None:
 
 def expected_observations() -> dict:
     """Every scenario's expected observations, as the grader would receive them from a worker."""
-    observed = {}
-    for name, scenario in scenarios.SCENARIOS.items():
-        observations = SPEC_EXPECTED[name] if name in SPEC_EXPECTED else scenario(TorchBackend())
-        observed[name] = decode(encode({"observations": observations}))["observations"]
-    return observed
+    return observe(scenarios.SCENARIOS, TorchBackend(), SPEC_EXPECTED)
 
 
 def known_mistakes(expected: dict) -> dict:
