@@ -113,7 +113,7 @@ def kernel_and_one_cell() -> float:
     from jupyter_client.manager import start_new_kernel
 
     started = time.perf_counter()
-    manager, client = start_new_kernel(kernel_name="python3")
+    manager, client = start_new_kernel(kernel_name="python3", stderr=subprocess.DEVNULL)
     try:
         client.execute_interactive("1 + 1", timeout=60)
         return time.perf_counter() - started

@@ -349,6 +349,27 @@ class CosineAnnealingLR(LRScheduler):
 
 # %%
 #| export
+def adam_in_place(p, g, m, v, scratch, step_size, eps_hat, beta1, beta2):
+    """Adam's update written into p, m, v and one scratch array, allocating nothing.
+
+    The two bias corrections are folded into the step size and eps, as the Adam paper suggests:
+    lr * m_hat / (sqrt(v_hat) + eps) = step_size * m / (sqrt(v) + eps_hat), with
+    step_size = lr * sqrt(1 - beta2 ** t) / (1 - beta1 ** t) and eps_hat = eps * sqrt(1 - beta2 ** t).
+    """
+    m *= beta1
+    np.multiply(g, 1 - beta1, out=scratch)
+    m += scratch                # m = beta1 * m + (1 - beta1) * g
+    v *= beta2
+    np.multiply(g, g, out=scratch)
+    scratch *= 1 - beta2
+    v += scratch                # v = beta2 * v + (1 - beta2) * g * g
+    np.sqrt(v, out=scratch)
+    scratch += eps_hat
+    np.divide(m, scratch, out=scratch)
+    scratch *= step_size
+    p -= scratch                # p -= step_size * m / (sqrt(v) + eps_hat)
+
+
 BLOCK = 1 << 16  # numbers per block: a block of each array fits in the CPU's cache together
 
 
@@ -371,24 +392,11 @@ def blocks(p, *others):
 
 
 def adam_in_blocks(p, g, m, v, t, lr, betas, eps):
-    """Adam's update of p, m and v in place, block by block, with one block of scratch memory."""
+    """Adam's step number t on p, m and v in place, block by block (adam_in_place on each)."""
     beta1, beta2 = betas
     root = math.sqrt(1 - beta2 ** t)
-    step_size = lr * root / (1 - beta1 ** t)  # lr * m_hat / (sqrt(v_hat) + eps)
-    eps_hat = eps * root                      # = step_size * m / (sqrt(v) + eps_hat)
-    for p_, g_, m_, v_, scratch in blocks(p, g, m, v):
-        m_ *= beta1
-        np.multiply(g_, 1 - beta1, out=scratch)
-        m_ += scratch
-        v_ *= beta2
-        np.multiply(g_, g_, out=scratch)
-        scratch *= 1 - beta2
-        v_ += scratch
-        np.sqrt(v_, out=scratch)
-        scratch += eps_hat
-        np.divide(m_, scratch, out=scratch)
-        scratch *= step_size
-        p_ -= scratch
+    for pieces in blocks(p, g, m, v):
+        adam_in_place(*pieces, lr * root / (1 - beta1 ** t), eps * root, beta1, beta2)
 
 
 class BlockedAdam(Adam):

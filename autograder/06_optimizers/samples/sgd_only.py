@@ -109,6 +109,15 @@ for lr in (0.1, 0.5, 0.9, 1.1):
     print(f"lr={lr}: " + "  ".join(f"{x:7.3f}" for x in descend(lr)))
 
 
+# %% [markdown] nbgrader={"grade": false, "grade_id": "question_descent", "locked": true, "schema_version": 3, "solution": false}
+# **Check your understanding 1.** On $L(x) = (x-3)^2$ (curvature $c = 2$), which learning rate reaches the minimum in one step, and from which learning rate on does gradient descent diverge? Check your answer against the printed paths above.
+#
+# <details><summary>Answer</summary>
+#
+# One step lands on the minimum when $1 - \eta c = 0$, so $\eta = 1/c = 0.5$ (the row `lr=0.5` jumps to 3 and stays). Divergence starts when $|1 - \eta c| > 1$, that is $\eta > 2/c = 1$: the row `lr=1.1` bounces further out at every step.
+#
+# </details>
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "training_step_md", "locked": true, "schema_version": 3, "solution": false}
 # The rule that matters for the rest of this module: **the steepest direction limits the learning
 # rate**. A network's loss curves strongly in some directions and hardly at all in others. One
@@ -444,6 +453,15 @@ except ValueError as error:
 # off), and `set_momentum_state(buffers)`, which copies such a list back in (`None` clears every
 # buffer). Use `self.buffers("momentum_buffer")` to read them.
 
+# %% [markdown] nbgrader={"grade": false, "grade_id": "question_momentum", "locked": true, "schema_version": 3, "solution": false}
+# **Check your understanding 2.** With momentum $\mu = 0.9$ and a gradient that stays constant at $g$, what does the velocity converge to, and how much larger is the step than plain SGD's? What if dampening is $\tau = 0.9$ as well?
+#
+# <details><summary>Answer</summary>
+#
+# The velocity is a geometric series: $b_t = g(1 + \mu + \dots + \mu^{t-1}) \to g/(1-\mu) = 10g$, so the steps become ten times SGD's. With dampening, new gradients enter with weight $1 - \tau$: $b \to (1-\tau) g / (1-\mu) = g$, which is the average form, no faster than SGD once warmed up (but the first buffer is still $g$ itself).
+#
+# </details>
+
 # %% nbgrader={"grade": false, "grade_id": "sgd", "locked": false, "schema_version": 3, "solution": true}
 #| export
 class SGD(Optimizer):
@@ -596,7 +614,7 @@ for kwargs in [{"nesterov": True}, {"nesterov": True, "momentum": 0.9, "dampenin
     else:
         raise AssertionError(f"SGD([w], **{kwargs}) should raise ValueError: "
                              "Nesterov needs momentum > 0 and dampening 0")
-SGD([w], lr=0.1, momentum=0.9, nesterov=True)  # valid
+valid = SGD([w], lr=0.1, momentum=0.9, nesterov=True)  # accepted: no error
 
 # %% nbgrader={"grade": true, "grade_id": "sgd_update", "locked": true, "points": 4, "schema_version": 3, "solution": false}
 # Test: an SGD step is p = p - lr * grad, for every parameter, with a new gradient at every step
@@ -852,6 +870,24 @@ print("without zero_grad:", " ".join(f"{x:5.2f}" for x in minimise(False)))
 # calls `adam_step`, which does everything else. `m_buffers` and `v_buffers` list every
 # parameter's $m$ and $v$ (`None` before its first step); they are given.
 
+# %% [markdown] nbgrader={"grade": false, "grade_id": "question_bias", "locked": true, "schema_version": 3, "solution": false}
+# **Check your understanding 3.** Derive the bias correction: with $m_0 = 0$ and a constant gradient $g$, show that $m_t = (1 - \beta_1^t)\, g$. What factor does the correction apply at $t = 1$ and $t = 10$ for $\beta_1 = 0.9$, and why does $v$ need its correction for far longer?
+#
+# <details><summary>Answer</summary>
+#
+# Unrolling $m_t = \beta_1 m_{t-1} + (1-\beta_1) g$ gives $m_t = (1-\beta_1)(1 + \beta_1 + \dots + \beta_1^{t-1})\, g = (1 - \beta_1^t)\, g$ (geometric series). So dividing by $1 - \beta_1^t$ returns $g$: a factor of 10 at $t = 1$, $1/0.651 = 1.54$ at $t = 10$. For $v$ the same argument gives $1 - \beta_2^t$ with $\beta_2 = 0.999$: still $0.63$ at $t = 1000$, so the correction matters for thousands of steps.
+#
+# </details>
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "question_eps", "locked": true, "schema_version": 3, "solution": false}
+# **Check your understanding 4.** A coordinate's gradient is steadily $|g| = 10^{-8}$, equal to the default $\epsilon$. How far does Adam move it per step, compared with a coordinate whose gradient is $1$? What would $\sqrt{\hat v + \epsilon}$ (eps inside the root) do instead?
+#
+# <details><summary>Answer</summary>
+#
+# With $\hat m = g$ and $\sqrt{\hat v} = |g|$, the step is $\eta\,|g| / (|g| + \epsilon) = \eta / 2$: half the step of a coordinate with a large gradient. The test `adam_eps` uses exactly this. Inside the root, $\sqrt{10^{-16} + 10^{-8}} = 10^{-4}$, so the step would be $\eta \cdot 10^{-8} / 10^{-4} = 10^{-4}\eta$: $\epsilon$ inside the root acts like a gradient floor of $\sqrt\epsilon$, which is why where it goes matters near $|g| \approx \epsilon$.
+#
+# </details>
+
 # %% nbgrader={"grade": false, "grade_id": "adam", "locked": false, "schema_version": 3, "solution": true}
 #| export
 class Adam(Optimizer):
@@ -1077,6 +1113,15 @@ assert np.array_equal(w.grad, [0.5, 2.0]), (
 # for training transformers. The order matches `torch.optim.AdamW`: decay first, using the
 # parameter before the Adam step.
 
+# %% [markdown] nbgrader={"grade": false, "grade_id": "question_adamw", "locked": true, "schema_version": 3, "solution": false}
+# **Check your understanding 5.** PyTorch's AdamW shrinks each weight by $1 - \eta\lambda$ per step. The AdamW paper (Loshchilov and Hutter) decays by $\eta_t \lambda$, where $\eta_t$ is a schedule multiplier, not the learning rate $\alpha$. You copy $\lambda = 10^{-4}$ from the paper into `AdamW(lr=1e-3, weight_decay=...)`: what `weight_decay` gives the same decay per step?
+#
+# <details><summary>Answer</summary>
+#
+# In PyTorch the decay per step is `lr * weight_decay`; in the paper it is $\lambda$ (times the schedule's multiplier). To shrink by $10^{-4}$ per step at `lr = 1e-3` you need `weight_decay = 1e-4 / 1e-3 = 0.1`. Passing `weight_decay=1e-4` would decay a thousand times less than the paper.
+#
+# </details>
+
 # %% nbgrader={"grade": false, "grade_id": "adamw_class", "locked": false, "schema_version": 3, "solution": true}
 #| export
 class AdamW(Adam):
@@ -1256,7 +1301,8 @@ assert w.grad is None and b.grad is None, "zero_grad() should leave every grad a
 #
 # - **Step decay** (`StepLR(optimizer, step_size, gamma=0.1)`): multiply by $\gamma$ every
 #   `step_size` epochs,
-#   $$\eta_e = \eta_0\, \gamma^{\lfloor e / \text{step\_size} \rfloor}$$
+#   $$\eta_e = \eta_0\, \gamma^{\lfloor e / s \rfloor}$$
+#   where $s$ is `step_size`.
 # - **Cosine annealing** (`CosineAnnealingLR(optimizer, T_max, eta_min=0.0)`): glide from
 #   $\eta_0$ down to $\eta_{\min}$ along half a cosine wave over $T_{\max}$ epochs,
 #   $$\eta_e = \eta_{\min} + (\eta_0 - \eta_{\min})\,\frac{1 + \cos(\pi e / T_{\max})}{2}$$
@@ -1388,6 +1434,15 @@ assert new_opt.lr == opt.lr == 0.025, (
        "optimizer: leave the optimizer out of it (it saves itself)" if "optimizer" in sd else
        "load_state_dict() restores the epoch, base_lr and the settings (step_size, gamma)"))
 
+# %% [markdown] nbgrader={"grade": false, "grade_id": "question_resume_lr", "locked": true, "schema_version": 3, "solution": false}
+# **Check your understanding 6.** You resume Adam from a checkpoint but with a learning rate ten times smaller. What happens to $m$, $v$ and the bias correction at the next step? And what if you resumed with only the weights?
+#
+# <details><summary>Answer</summary>
+#
+# Nothing happens to $m$, $v$ or the step count: they are in gradient units and are restored as they were, so the next step is exactly the uninterrupted step scaled by $1/10$ (the learning rate multiplies the update, it is not inside the moments). With only the weights, $m = v = 0$ and $t = 0$: the bias correction treats the next step as the first, which moves every coordinate by about `lr` whatever its gradient history, the jolt the plot in section 6 shows.
+#
+# </details>
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "systems_md", "locked": true, "schema_version": 3, "solution": false}
 # ## 4 · The systems view: memory and time
 #
@@ -1423,16 +1478,16 @@ def state_bytes(optimizer):
 
 
 def time_per_step(optimizers, steps=20, rounds=10):
-    """Seconds per step of each optimizer: the best of several rounds in which they take turns,
+    """Seconds per step of each optimizer in each of several rounds in which they take turns,
     so that each sees the machine in the same conditions."""
-    best = dict.fromkeys(optimizers, math.inf)
+    times = {name: [] for name in optimizers}
     for _ in range(rounds):
         for name, optimizer in optimizers.items():
             start = time.perf_counter()
             for _ in range(steps):
                 optimizer.step()
-            best[name] = min(best[name], (time.perf_counter() - start) / steps)
-    return best
+            times[name].append((time.perf_counter() - start) / steps)
+    return {name: np.array(t) for name, t in times.items()}
 
 
 OPTIMIZERS = {
@@ -1455,117 +1510,65 @@ params = optimizers["SGD"].params
 param_bytes = sum(p.data.nbytes for p in params)
 print(f"the model: {len(params)} parameter arrays, {sum(p.data.size for p in params):,} numbers, "
       f"{param_bytes:,} bytes")
-print(f"{'optimizer':>9} {'state bytes':>12} {'x params':>9} {'ms / step':>10}")
+print(f"{'optimizer':>9} {'state bytes':>12} {'x params':>9} {'ms / step: median (min-max) of 10':>34}")
 for name, optimizer in optimizers.items():
+    times = seconds[name]
     print(f"{name:>9} {state_bytes(optimizer):>12,} {state_bytes(optimizer) / param_bytes:>9.2f} "
-          f"{1e3 * seconds[name]:>10.3f}")
+          f"{1e3 * np.median(times):>14.3f} ({1e3 * times.min():.3f}-{1e3 * times.max():.3f})")
 
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "in_place_md", "locked": true, "schema_version": 3, "solution": false}
 # Exactly 0, 1 and 2 times the parameter bytes (Adam's step counts are Python ints, not arrays).
-# Adam's step also takes longer: it does more arithmetic per number.
+# The times differ too, but at 67,331 numbers not because of arithmetic: each numpy call costs a
+# few microseconds whatever its size, and Adam makes about a dozen calls per parameter array
+# where SGD makes two. Differences between Adam and AdamW here are at the level of the spread:
+# run the cell again and their order may swap.
 #
-# ### In place versus temporaries
+# ### Counting passes over memory, then measuring
 #
-# How much does writing the update in place save? Below is Adam's update twice on an array of
-# four million float32 numbers (16 MB each): once written as the formulas read, creating a new
-# array for every intermediate result, and once with every operation writing into existing memory
-# (`out=` and the augmented operators `*=`, `+=`), using one scratch array.
+# On large arrays the picture changes. Take Adam's update on four million float32 numbers, so
+# that each of $p, g, m, v$ is 16 MB, far more than the CPU's caches hold. numpy performs one
+# operation at a time over whole arrays, so each operation streams its inputs from memory and
+# its output back: one **transfer** is one array of 16 MB read or written once. Count them
+# before measuring anything:
+#
+# | version | numpy operations | transfers |
+# | --- | --- | --- |
+# | the formulas as written, a new array for every result (`adam_with_temporaries`) | 14 | 33 |
+# | in place, into $p, m, v$ and one scratch array (`adam_in_place`, below) | 12 | 28 |
+# | the ideal: read $p, g, m, v$ once, write $p, m, v$ once | 1 | 7 |
+#
+# (An operation on one array reads it and writes its result, 2 transfers; `a + b` reads two, 3.
+# `np.multiply(g, g)` reads $g$ once.) If the update is bound by memory traffic, its time is the
+# number of transfers times the time of one, which a copy measures: `np.copyto` makes 2
+# transfers. The version with temporaries also creates 8 new 16 MB arrays (numpy reuses a
+# temporary in place where it can, as in `a * b + c`, which saves the others), and fresh memory
+# has a price of its own: the operating system hands it out page by page on first touch. The
+# cell measures that price too, and predicts each version as transfers plus new arrays.
 
-# %% nbgrader={"grade": false, "grade_id": "in_place_timing", "locked": true, "schema_version": 3, "solution": false}
-def adam_with_temporaries(p, g, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
-    """The formulas as written: every intermediate result is a new array."""
-    m = beta1 * m + (1 - beta1) * g
-    v = beta2 * v + (1 - beta2) * g * g
-    p = p - lr * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps)
-    return p, m, v
+# %% nbgrader={"grade": false, "grade_id": "adam_kernels", "locked": true, "schema_version": 3, "solution": false}
+#| export
+def adam_in_place(p, g, m, v, scratch, step_size, eps_hat, beta1, beta2):
+    """Adam's update written into p, m, v and one scratch array, allocating nothing.
 
-
-def adam_in_place(p, g, m, v, t, scratch, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
-    """The same arithmetic, writing into p, m, v and one scratch array: nothing is allocated."""
+    The two bias corrections are folded into the step size and eps, as the Adam paper suggests:
+    lr * m_hat / (sqrt(v_hat) + eps) = step_size * m / (sqrt(v) + eps_hat), with
+    step_size = lr * sqrt(1 - beta2 ** t) / (1 - beta1 ** t) and eps_hat = eps * sqrt(1 - beta2 ** t).
+    """
     m *= beta1
     np.multiply(g, 1 - beta1, out=scratch)
-    m += scratch
+    m += scratch                # m = beta1 * m + (1 - beta1) * g
     v *= beta2
     np.multiply(g, g, out=scratch)
     scratch *= 1 - beta2
-    v += scratch
+    v += scratch                # v = beta2 * v + (1 - beta2) * g * g
     np.sqrt(v, out=scratch)
-    scratch /= math.sqrt(1 - beta2 ** t)
-    scratch += eps
+    scratch += eps_hat
     np.divide(m, scratch, out=scratch)
-    scratch *= lr / (1 - beta1 ** t)
-    p -= scratch
-    return p, m, v
+    scratch *= step_size
+    p -= scratch                # p -= step_size * m / (sqrt(v) + eps_hat)
 
 
-def best_time(run, repeats=5):
-    """Seconds for run(), the best of a few runs."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-n = 4_000_000
-p, g = rng.normal(size=n).astype(np.float32), rng.normal(size=n).astype(np.float32)
-m, v, scratch = np.zeros_like(p), np.zeros_like(p), np.empty_like(p)
-expected = adam_with_temporaries(p, g, m, v, t=1)[0]
-plain = best_time(lambda: adam_with_temporaries(p, g, m, v, t=1))
-assert np.allclose(adam_in_place(p, g, m, v, 1, scratch)[0], expected, rtol=1e-5, atol=1e-6)
-in_place = best_time(lambda: adam_in_place(p, g, m, v, 1, scratch))  # changes p, m, v: fine here
-print(f"Adam on {n:,} float32 numbers: with temporaries {1e3 * plain:.1f} ms, "
-      f"in place {1e3 * in_place:.1f} ms ({plain / in_place:.1f}x faster)")
-
-# %% [markdown] nbgrader={"grade": false, "grade_id": "memory_bound_md", "locked": true, "schema_version": 3, "solution": false}
-# (Your numbers depend on your machine; run the cell again and they will move a little too.)
-#
-# Where does the time go? Not into arithmetic. Per number, Adam's update is about a dozen
-# floating-point operations, which a modern CPU core can do in a few nanoseconds for many numbers
-# at once. But each operation has to bring its operands from main memory and write its result
-# back, and seven arrays of 16 MB each do not fit in the CPU's caches. Count the bytes: even a
-# perfect implementation must read $p, g, m, v$ and write $p, m, v$, that is 7 × 4 = 28 bytes per
-# float32 parameter, for about 12 operations. That ratio, under half an operation per byte, is
-# far below what a processor can sustain (several to tens of operations per byte of memory
-# traffic). The update is **memory-bound**: its speed is set by memory bandwidth, not by
-# arithmetic.
-#
-# We can check this: measure the bandwidth of the machine with the simplest memory-bound operation
-# there is, a copy, and compare the time Adam needs with the time its memory traffic needs.
-
-# %% nbgrader={"grade": false, "grade_id": "memory_bound", "locked": true, "schema_version": 3, "solution": false}
-destination = np.empty_like(p)
-copy_time = best_time(lambda: np.copyto(destination, p))
-bandwidth = 2 * p.nbytes / copy_time  # a copy reads every byte once and writes it once
-ideal = 28 * n / bandwidth  # read p, g, m, v and write p, m, v, each once
-passes = 13  # numpy operations in adam_in_place, each a full pass over memory
-print(f"memory bandwidth (measured with a copy): {bandwidth / 1e9:.1f} GB/s")
-print(f"one pass over all seven arrays, at that bandwidth: {1e3 * ideal:.1f} ms")
-print(f"numpy's in-place Adam: {1e3 * in_place:.1f} ms = {in_place / ideal:.1f}x that, "
-      f"since each of its {passes} operations reads and writes memory again")
-print(f"arithmetic: ~12 operations per number in {1e3 * in_place:.1f} ms = "
-      f"{12 * n / in_place / 1e9:.2f} GFLOP/s, a small fraction of what the CPU can compute")
-
-# %% [markdown] nbgrader={"grade": false, "grade_id": "blocks_md", "locked": true, "schema_version": 3, "solution": false}
-# ### Working in blocks
-#
-# numpy performs one operation at a time, so every operation is another trip through memory.
-# The trips get much cheaper if the data is already close to the processor: a CPU keeps recently
-# used memory in its caches, a few MB that answer many times faster than main memory. So instead
-# of running each operation over the whole arrays, run all of them on a block of 65,536 numbers
-# (256 KB of each array, which fit in the cache together), then on the next block, and so on.
-# Each array now crosses the memory bus about once per step.
-#
-# This is the second version of Adam's step, the way `torch.optim` keeps a readable
-# `_single_tensor_adam` and puts faster variants beside it. The package exports it as
-# `BlockedAdam`: the same arithmetic as your `Adam` (it folds the two bias corrections into the
-# step size and eps, as the Adam paper suggests, which changes only the last bits), written for
-# speed rather than for reading. It is given; nothing in it is graded.
-
-# %% nbgrader={"grade": false, "grade_id": "blocked_adam", "locked": true, "schema_version": 3, "solution": false}
-#| export
 BLOCK = 1 << 16  # numbers per block: a block of each array fits in the CPU's cache together
 
 
@@ -1588,24 +1591,11 @@ def blocks(p, *others):
 
 
 def adam_in_blocks(p, g, m, v, t, lr, betas, eps):
-    """Adam's update of p, m and v in place, block by block, with one block of scratch memory."""
+    """Adam's step number t on p, m and v in place, block by block (adam_in_place on each)."""
     beta1, beta2 = betas
     root = math.sqrt(1 - beta2 ** t)
-    step_size = lr * root / (1 - beta1 ** t)  # lr * m_hat / (sqrt(v_hat) + eps)
-    eps_hat = eps * root                      # = step_size * m / (sqrt(v) + eps_hat)
-    for p_, g_, m_, v_, scratch in blocks(p, g, m, v):
-        m_ *= beta1
-        np.multiply(g_, 1 - beta1, out=scratch)
-        m_ += scratch
-        v_ *= beta2
-        np.multiply(g_, g_, out=scratch)
-        scratch *= 1 - beta2
-        v_ += scratch
-        np.sqrt(v_, out=scratch)
-        scratch += eps_hat
-        np.divide(m_, scratch, out=scratch)
-        scratch *= step_size
-        p_ -= scratch
+    for pieces in blocks(p, g, m, v):
+        adam_in_place(*pieces, lr * root / (1 - beta1 ** t), eps * root, beta1, beta2)
 
 
 class BlockedAdam(Adam):
@@ -1619,27 +1609,137 @@ class BlockedAdam(Adam):
                        self.lr, self.hyperparams["betas"], self.hyperparams["eps"])
 
 
+# %% nbgrader={"grade": false, "grade_id": "in_place_timing_setup", "locked": true, "schema_version": 3, "solution": false}
+def timings(run, repeats=7):
+    """Seconds of each of `repeats` calls of run(), after one untimed call."""
+    run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return np.array(times)
+
+
+def spread(times, unit=1e3):
+    """'median (min-max)' of an array of seconds, in ms by default."""
+    return f"{unit * np.median(times):.2f} ({unit * times.min():.2f}-{unit * times.max():.2f})"
+
+
+def cache_resident_rates(size=BLOCK, repeats=200):
+    """Elements per second of each operation of adam_in_place, on blocks that stay in the cache."""
+    a, b, out = (rng.uniform(1, 2, size).astype(np.float32) for _ in range(3))
+    operations = {
+        "a *= c": lambda: np.multiply(a, 1.0, out=a),
+        "np.multiply(a, b)": lambda: np.multiply(a, b, out=out),
+        "a += b": lambda: np.add(a, b, out=a),
+        "np.sqrt(a)": lambda: np.sqrt(b, out=out),
+        "np.divide(a, b)": lambda: np.divide(a, b, out=out),
+    }
+    return {name: size / np.median(timings(run, repeats)) for name, run in operations.items()}
+
+
+# %% nbgrader={"grade": false, "grade_id": "in_place_timing", "locked": true, "schema_version": 3, "solution": false}
+def adam_with_temporaries(p, g, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    """The formulas as written: every intermediate result is a new array."""
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * g * g
+    p = p - lr * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps)
+    return p, m, v
+
+
+n = 4_000_000
+p, g = rng.normal(size=n).astype(np.float32), rng.normal(size=n).astype(np.float32)
+m, v, scratch, destination = np.zeros_like(p), np.zeros_like(p), np.empty_like(p), np.empty_like(p)
+FOLDED = dict(step_size=1e-3 * math.sqrt(1 - 0.999) / (1 - 0.9), eps_hat=1e-8 * math.sqrt(1 - 0.999),
+              beta1=0.9, beta2=0.999)  # step t = 1
+expected = adam_with_temporaries(p, g, m, v, t=1)[0]
+check = [a.copy() for a in (p, g, m, v)]
+adam_in_place(*check, np.empty_like(p), **FOLDED)
+assert np.allclose(check[0], expected, rtol=1e-5, atol=1e-6)  # the same update, up to rounding
+
+copy = timings(lambda: np.copyto(destination, p))
+fresh = (timings(lambda: [np.multiply(g, 0.5) for _ in range(8)], 5)  # 8 new arrays alive at once
+         - timings(lambda: [np.multiply(g, 0.5, out=destination) for _ in range(8)], 5)) / 8
+temporaries = timings(lambda: adam_with_temporaries(p, g, m, v, t=1))
+in_place = timings(lambda: adam_in_place(p, g, m, v, scratch, **FOLDED))  # changes p, m, v: fine
+per_transfer = copy.min() / 2  # the least disturbed copy: the machine's bandwidth
+print(f"one transfer of 16 MB (half a copy): {1e3 * per_transfer:.2f} ms, "
+      f"{p.nbytes / per_transfer / 1e9:.1f} GB/s")
+print(f"a new 16 MB array costs {spread(fresh)} ms more than writing into an existing one "
+      "(8 alive at once, as in the version with temporaries)")
+print(f"{'version':>12} {'transfers':>9} {'new arrays':>10} {'predicted ms':>12} "
+      f"{'measured ms: median (min-max) of 7':>36}")
+for name, transfers, new, times in (("temporaries", 33, 8, temporaries), ("in place", 28, 0, in_place)):
+    predicted = transfers * per_transfer + new * max(fresh.min(), 0.0)
+    print(f"{name:>12} {transfers:>9} {new:>10} {1e3 * predicted:>12.1f} {spread(times):>36}")
+print(f"{'ideal':>12} {7:>9} {0:>10} {1e3 * 7 * per_transfer:>12.1f}")
+print(f"temporaries / in place: {np.median(temporaries) / np.median(in_place):.2f}x (medians), "
+      f"{temporaries.min() / in_place.min():.2f}x (minima)")
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "memory_bound_md", "locked": true, "schema_version": 3, "solution": false}
+# Compare the predicted and the measured columns on your machine, and run the cell again: on a
+# machine shared with other work the medians move, and the min-max spreads show by how much.
+# Where prediction and measurement agree, the whole-array update is **memory-bound**: its time
+# is its transfers, each operation one more trip through memory, plus, for the version with
+# temporaries, the new memory it asks for at every step. The transfers alone differ by only
+# $33/28 = 1.2$; whatever the temporaries cost beyond that is the price of fresh memory, which
+# varies from machine to machine and run to run. Either way, neither version comes near the
+# ideal of 7 transfers: for that the number of passes itself must fall.
+#
+# ### Working in blocks
+#
+# The trips get much cheaper if the data is already close to the processor: a CPU keeps recently
+# used memory in its caches, a few MB that answer many times faster than main memory. So instead
+# of running each operation over the whole arrays, run all of them on a block of 65,536 numbers
+# (256 KB of each array, which fit in the cache together), then on the next block, and so on.
+# Each array then crosses the memory bus about once per step: the 7 transfers of the ideal.
+#
+# `adam_in_blocks` above does exactly this with `adam_in_place` on each block, and `BlockedAdam`
+# uses it: the second version of Adam's step, beside the readable one you wrote, the way
+# `torch.optim` keeps a readable `_single_tensor_adam` and puts faster variants beside it. It is
+# given, exported with the package, and not graded.
+#
+# Once the data sits in the cache, memory no longer sets the pace: the operations themselves do.
+# So time each numpy operation on cache-resident blocks of 65,536 numbers, predict the blocked
+# update from those times, and compare.
+
 # %% nbgrader={"grade": false, "grade_id": "blocks_timing", "locked": true, "schema_version": 3, "solution": false}
-def adam_blocked(p, g, m, v, t):
-    adam_in_blocks(p, g, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
+RATES = cache_resident_rates()
+for name, rate in RATES.items():
+    print(f"{name:>18}: {rate / 1e9:5.2f} G elements/s on {BLOCK:,} cache-resident float32 numbers")
+# adam_in_place: 6 operations of one array with a number, 3 sums and 1 product of two arrays,
+# a sqrt and a division
+per_element = (6 / RATES["a *= c"] + 1 / RATES["np.multiply(a, b)"] + 3 / RATES["a += b"]
+               + 1 / RATES["np.sqrt(a)"] + 1 / RATES["np.divide(a, b)"])
+arithmetic = n * per_element
+tiny = np.ones(16, dtype=np.float32)
+calls = 12 * math.ceil(n / BLOCK) * np.median(timings(lambda: np.multiply(tiny, 1.0, out=tiny), 200))
+in_blocks = timings(lambda: adam_in_blocks(p, g, m, v, 1, lr=1e-3, betas=(0.9, 0.999), eps=1e-8))
+print(f"predicted, in ms: the operations on cached data {1e3 * arithmetic:.1f} (sqrt and divide "
+      f"{1e3 * n * (1 / RATES['np.sqrt(a)'] + 1 / RATES['np.divide(a, b)']):.1f} of it) + the 7 "
+      f"transfers {1e3 * 7 * per_transfer:.1f} + {12 * math.ceil(n / BLOCK)} numpy calls "
+      f"{1e3 * calls:.1f} = {1e3 * (arithmetic + 7 * per_transfer + calls):.1f}")
+print(f"in blocks, measured: {spread(in_blocks)} ms; whole arrays in place: {spread(in_place)} ms")
 
-
-blocked, whole = [a.copy() for a in (p, g, m, v)], [a.copy() for a in (p, g, m, v)]
-adam_blocked(*blocked, t=1)
-adam_in_place(*whole, 1, np.empty_like(p))
-assert np.allclose(blocked[0], whole[0], rtol=1e-6)  # the same update, up to rounding
-in_blocks = best_time(lambda: adam_blocked(p, g, m, v, 1))
-print(f"in place, whole arrays: {1e3 * in_place:.1f} ms; in place, in blocks: {1e3 * in_blocks:.1f} ms "
-      f"({in_place / in_blocks:.1f}x faster, {in_blocks / ideal:.1f}x the one-pass ideal)")
-
-# %% [markdown] nbgrader={"grade": false, "grade_id": "scale_md", "locked": true, "schema_version": 3, "solution": false}
-# That is how this module's `Adam` updates its parameters (it also folds the two bias
-# corrections into the step size and eps, as the Adam paper suggests, saving one operation).
-# PyTorch goes further: its *fused* optimizers (`torch.optim.Adam(..., fused=True)`) compute the
-# whole update in one pass per element in compiled code, and its *foreach* implementations process
-# all parameters in a handful of large operations instead of one small operation per parameter.
-# None of this changes the arithmetic; all of it cuts the memory traffic. On a CPU, PyTorch also
-# splits each large tensor among all the cores, where numpy runs every operation on one.
+# %% [markdown] nbgrader={"grade": false, "grade_id": "blocks_text_md", "locked": true, "schema_version": 3, "solution": false}
+# Read the printed rates: on cache-resident data `np.sqrt` processes several times fewer
+# elements per second than scaling by a number (the project's tests check that it is slower),
+# and operations on two arrays are slower than operations on one. After blocking, the memory
+# traffic is down to the 7 transfers, and the operations on cached data cost about as much
+# again: the blocked update is bound as much by the arithmetic of its dozen numpy calls, and
+# most by the slowest of them, as by memory. Compare the prediction with the measured median
+# and minimum: the minimum is the run least disturbed by the machine's other work. That is where
+# numpy's one-operation-at-a-time model stops: a compiled, fused kernel does the dozen operations
+# per number while the number is in a register, and reads and writes each array once.
+#
+# PyTorch offers exactly these variants. Its *fused* optimizers (`torch.optim.Adam(...,
+# fused=True)`) compute the whole update in one pass per element in compiled code; its *foreach*
+# implementations process all parameters in a handful of large operations instead of one small
+# operation per parameter. None of this changes the arithmetic. foreach cuts the number of
+# launches (one call for all parameters instead of one per parameter), not the passes over
+# memory; only the fused kernel reads and writes each array once. On a CPU, PyTorch also splits
+# each large tensor among the cores, where numpy runs every element-wise operation on one.
 #
 # ### At scale
 #
@@ -1654,6 +1754,15 @@ for count in (10e9, 175e9):
           f"momentum +{weights / GiB:,.2f} GiB, Adam +{2 * weights / GiB:,.1f} GiB "
           f"(= {2 * weights / TiB:.2f} TiB, {2 * weights / 1e12:.1f} TB)")
 
+# %% [markdown] nbgrader={"grade": false, "grade_id": "question_memory", "locked": true, "schema_version": 3, "solution": false}
+# **Check your understanding 7.** Mixed-precision training with Adam commonly keeps, per parameter, a float16 weight and a float16 gradient, a float32 master copy of the weight, and Adam's $m$ and $v$ in float32. How many bytes is that per parameter, and how much memory for a 7-billion-parameter model before activations?
+#
+# <details><summary>Answer</summary>
+#
+# 2 (fp16 weight) + 2 (fp16 gradient) + 4 (fp32 master) + 4 ($m$) + 4 ($v$) = 16 bytes per parameter, of which Adam's state is 8. For $7 \times 10^9$ parameters: $112 \times 10^9$ bytes, about 104 GiB, more than one 80 GB accelerator holds: hence ZeRO, which shards the 12 bytes of optimizer-related state across the accelerators.
+#
+# </details>
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "scale_text_md", "locked": true, "schema_version": 3, "solution": false}
 # A 10-billion-parameter model has 37.25 GiB of float32 weights, and Adam adds another 74.5 GiB
 # of state, twice the model itself, before counting gradients and activations. For a
@@ -1665,9 +1774,51 @@ for count in (10e9, 175e9):
 # offers the same ideas as `ZeroRedundancyOptimizer` and FSDP). Sharding is easy precisely
 # because the update is element-wise: no number's update needs any other number's state.
 #
-# Memory is also a reason to prefer one optimizer over another, but time per step is not the
-# measure that matters: time to a good model is. If Adam needs half the steps of SGD at 1.2 times
-# the cost per step, it finishes in 0.5 × 1.2 = 0.6 times the time. The next section races them.
+# Memory is also a reason to prefer one optimizer over another, but the optimizer's step alone
+# is not the measure that matters: the whole training step is, and then time to a good model.
+# The cell below times forward, backward and step on the spirals MLP of section 5, so that the
+# optimizer's share is measured: if Adam's whole training step costs $r$ times SGD's and Adam
+# needs half the steps, it finishes in $0.5\,r$ of the time.
+
+# %% nbgrader={"grade": false, "grade_id": "training_step_timing", "locked": true, "schema_version": 3, "solution": false}
+def training_step_times(make, repeats=15, steps=20, seed=0):
+    """Seconds of one whole training step (forward, backward, step, zero_grad) and of the step
+    alone, on a 2-32-32-2 MLP and 80 points: `repeats` medians of `steps` steps each."""
+    rng = np.random.default_rng(seed)
+    inputs, targets = Tensor(rng.normal(size=(80, 2)).astype(np.float32)), rng.integers(0, 2, 80)
+    model = Sequential(Linear(2, 32, seed=seed), Tanh(), Linear(32, 32, seed=seed + 1), Tanh(),
+                       Linear(32, 2, seed=seed + 2))
+    optimizer, whole, alone = make(model.parameters()), [], []
+    for _ in range(repeats):
+        total = step_only = 0.0
+        for _ in range(steps):
+            started = time.perf_counter()
+            CrossEntropyLoss()(model(inputs), targets).backward()
+            before_step = time.perf_counter()
+            optimizer.step()
+            step_only += time.perf_counter() - before_step
+            optimizer.zero_grad()
+            total += time.perf_counter() - started
+        whole.append(total / steps)
+        alone.append(step_only / steps)
+    return np.array(whole), np.array(alone)
+
+
+STEP_TIMES = {name: training_step_times(make) for name, make in OPTIMIZERS.items()}
+sgd_whole = np.median(STEP_TIMES["SGD"][0])
+print(f"{'optimizer':>9} {'training step, us':>22} {'step alone, us':>20} {'share':>6} {'vs SGD':>7}")
+for name, (whole, alone) in STEP_TIMES.items():
+    print(f"{name:>9} {1e6 * np.median(whole):>10.0f} (IQR {1e6 * np.subtract(*np.percentile(whole, [75, 25])):>4.0f})"
+          f" {1e6 * np.median(alone):>10.0f} (IQR {1e6 * np.subtract(*np.percentile(alone, [75, 25])):>4.0f})"
+          f" {np.median(alone / whole):>6.0%} {np.median(whole) / sgd_whole:>6.2f}x")
+print("(medians of 15 repeats of 20 steps; IQR: the spread between the quartiles)")
+
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "training_step_timing_md", "locked": true, "schema_version": 3, "solution": false}
+# Read the columns against each other: Adam's step alone costs many times SGD's, yet forward and
+# backward take most of every training step, so the ratio in the last column, the one that
+# decides the cost of training, is much closer to 1. The project's tests check, on this cell's
+# measurement, that Adam's whole training step costs less than twice SGD's.
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "convergence_md", "locked": true, "schema_version": 3, "solution": false}
 # ## 5 · The race
@@ -2346,8 +2497,9 @@ SCHEDULES = {
 plt.figure(figsize=(6, 3.5))
 for name, make in SCHEDULES.items():
     plt.plot(schedule(make), label=name)
-plt.gca().set(xlabel="epoch", ylabel="learning rate", title="schedules")
-plt.legend(fontsize=8)
+plt.gca().set(xlabel="epoch", ylabel="learning rate (log scale)", title="schedules", yscale="log",
+              ylim=(1e-5, 0.3))
+plt.legend(fontsize=8, loc="lower left")
 plt.tight_layout()
 plt.show()
 
@@ -2363,7 +2515,19 @@ plt.show()
 # imitate mini-batches, for 300 steps, with each schedule. We average the loss over 20 random
 # seeds to see the trend rather than one noisy run.
 
+# %% [markdown] nbgrader={"grade": false, "grade_id": "question_noise_floor", "locked": true, "schema_version": 3, "solution": false}
+# **Check your understanding 8.** Before running the cell below: in the noisy valley with a constant learning rate, where should the loss settle? Use the one-dimensional version: $x_{t+1} = (1 - \eta c)\, x_t - \eta\, \xi_t$ with noise $\xi_t$ of standard deviation $\sigma$. What is the stationary variance of $x$, and the expected loss $\tfrac{c}{2}\mathbb{E}[x^2]$?
+#
+# <details><summary>Answer</summary>
+#
+# At equilibrium $\mathbb{E}[x^2] = (1 - \eta c)^2\, \mathbb{E}[x^2] + \eta^2 \sigma^2$, so $\mathbb{E}[x^2] = \eta \sigma^2 / (c\,(2 - \eta c))$ and the expected loss is $\eta\sigma^2 / (2(2 - \eta c))$: proportional to $\eta$ for small $\eta$, and independent of the curvature to first order. With $\eta = 0.03$ and $\sigma = 5$, each of the two directions contributes $0.03 \cdot 25 / (2(2 - 0.03c))$: about 0.19 for $c = 1$ and 0.75 for $c = 50$, so about 0.9 in all, close to the constant-lr line's floor. Halving $\eta$ halves the floor, which is what the schedules exploit.
+#
+# </details>
+
 # %% nbgrader={"grade": false, "grade_id": "noisy", "locked": true, "schema_version": 3, "solution": false}
+CURVATURE = np.array([1.0, 50.0])  # the axis-aligned valley of section 5, minimum at 0
+
+
 def noisy_descent(make_scheduler, steps=300, seeds=20, noise=5.0):
     """Mean loss per step of SGD (lr 0.03) with noisy gradients on L = (x^2 + 50 y^2) / 2."""
     total = np.zeros(steps)
@@ -2394,6 +2558,27 @@ plt.gca().set(xlabel="step", ylabel="loss (mean of 20 runs)", title="SGD with no
 plt.legend(fontsize=8)
 plt.show()
 
+# %% [markdown] nbgrader={"grade": false, "grade_id": "written_adam_vs_sgd_prompt", "locked": true, "schema_version": 3, "solution": false}
+# **Written answer (graded by hand, 3 points).** Your colleague's table reports that Adam's step takes 0.7 ms and SGD's 0.03 ms on the same model, and concludes that "Adam makes training 20 times slower". Using what you measured in section 4, explain in a few sentences why the conclusion does not follow, what you would measure instead, and under which conditions Adam would still be the slower choice to a good model.
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "written_adam_vs_sgd", "locked": false, "points": 3, "schema_version": 3, "solution": true, "task": false}
+# ### BEGIN SOLUTION
+# Rubric (3 points):
+# - 1 point: the step alone is not the training step: forward and backward dominate (here the whole Adam training step is well under 2x an SGD one, although its step alone is about 20x), so the ratio of whole training steps is what matters.
+# - 1 point: what matters is time to a target (loss or accuracy): steps needed times the cost of a whole step; an optimizer that needs fewer steps can finish first despite a costlier step.
+# - 1 point: a condition where Adam still loses: when its extra state does not fit (memory), when SGD with momentum, tuned, needs no more steps (the race shows momentum close to Adam), or when the optimizer's share of the step is large (tiny models, huge parameter counts per FLOP).
+# ### END SOLUTION
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "written_checkpoint_prompt", "locked": true, "schema_version": 3, "solution": false}
+# **Written answer (graded by hand, 2 points).** A training script saves `model` weights every epoch but not the optimizer. After a crash it resumes with a fresh `Adam`. Describe what the loss curve does right after the restart and why, and what the script must save so that the resumed run is bit-identical to an uninterrupted one.
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "written_checkpoint", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
+# ### BEGIN SOLUTION
+# Rubric (2 points):
+# - 1 point: after the restart m = v = 0 and t = 0, so the bias correction makes the first steps about lr long in every coordinate, whatever the gradient scale: a jump or spike of the loss (the "weights only" curve of section 6), then a recovery as the moments re-calibrate.
+# - 1 point: save the optimizer's state_dict (every m, v and step, lr, the hyper-parameters, step_count) and the scheduler's, along with the weights, and load them all; then the same gradients give the same floating-point operations and bit-identical weights.
+# ### END SOLUTION
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "summary_md", "locked": true, "schema_version": 3, "solution": false}
 # With a constant learning rate the loss flattens at the noise floor. Both schedules fall just as
 # fast at first, then each drop of the learning rate lowers the floor: step decay in sudden steps,
@@ -2406,7 +2591,7 @@ plt.show()
 # | optimizer | update | state per parameter | when |
 # | --- | --- | --- | --- |
 # | SGD | $\theta \mathrel{-}= \eta\,(g + \lambda\theta)$ | none | simple problems; the baseline |
-# | Momentum / Nesterov | velocity $b = \mu b + g$, step $\eta b$ | 1 × parameters | ill-conditioned problems; large vision models |
+# | Momentum / Nesterov | velocity $b = \mu b + g$, step $\eta b$ (Nesterov: $\eta\,(g + \mu b)$) | 1 × parameters | ill-conditioned problems; large vision models |
 # | Adam | $\eta\,\hat m / (\sqrt{\hat v} + \epsilon)$ | 2 × parameters | the default that works with little tuning |
 # | AdamW | $\theta \mathrel{*}= 1 - \eta\lambda$, then Adam | 2 × parameters | Adam with weight decay that works; transformers |
 #
