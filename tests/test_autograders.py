@@ -3,12 +3,14 @@ all and the untouched stub none, its scenarios (the half that runs beside the st
 import only numpy and the standard library, and its catalogue of mutants still applies."""
 import ast
 import sys
+from pathlib import Path
 
 import pytest
 
 from autograder_helpers import over_the_wire
 from tito.course import load_course
 from tito.exporter import load_exported
+from tito.grading import scenario_kit
 from tito.grading.files import load_file
 from tito.grading.judge import load_autograder
 from tito.grading.validate import apply_mutant, load_catalogue
@@ -52,12 +54,20 @@ def test_the_solution_scores_100_and_the_stub_0(module):
     assert in_process_score(module, module.source) == 0
 
 
-def test_the_scenarios_import_only_numpy_and_the_standard_library(module):
-    tree = ast.parse(load_autograder(module).scenarios_path.read_text(encoding="utf-8"))
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-                for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert imported - {"numpy"} <= sys.stdlib_module_names, imported
+def imported(path) -> set:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return ({alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+            | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)})
+
+
+def numpy_or_standard(modules: set) -> bool:
+    return all(name == "numpy" or name.split(".")[0] in sys.stdlib_module_names for name in modules)
+
+
+def test_the_scenarios_import_only_numpy_the_standard_library_and_the_kit(module):
+    found = imported(load_autograder(module).scenarios_path) - {scenario_kit.__name__}
+    assert numpy_or_standard(found), found
+    assert numpy_or_standard(imported(Path(scenario_kit.__file__)))
 
 
 def test_the_catalogue_applies_to_the_solution(module):
