@@ -225,3 +225,18 @@ def test_checks_read_damaged_observations_through_their_helpers(data, solution_o
     message = test.check(damaged(observed, path, data.draw(REPLACEMENTS, label="by")),
                          EXPECTED[test.scenario])
     assert message is None or "unexpected form" not in message
+
+
+SELF_CONSISTENT = ["grad_none", "defaults", "dtype", "training_loop", "adam_step_counter",
+                   "momentum_state", "load_state_dict_restores", "load_state_dict_copies",
+                   "checkpoint_disk"]
+
+
+def test_an_optimizer_that_never_moves_earns_none_of_the_tests_that_compare_it_with_itself(course):
+    """Comparing an optimizer with itself must not reward one that does nothing consistently."""
+    module = load_exported(course.module("06").solution, "optimizers_that_never_move")
+    module.Optimizer.step = lambda self: setattr(self, "step_count", self.step_count + 1)
+    backend = scenarios.TinyBackend(module)
+    passed = [name for name in SELF_CONSISTENT
+              if TESTS[name].check(over_the_wire(scenarios.SCENARIOS[name](backend)), EXPECTED[name]) is None]
+    assert passed == []

@@ -497,6 +497,8 @@ def compare_load_restores(observed, expected):
             if not same_value(got, want):
                 raise Mismatch(f"{name}: after load_state_dict, optimizer.{key} is {describe(got)}, "
                                f"expected {describe(want)} (the saved optimizer's).")
+        moved(listed(item(obs, "saved", "the original's trajectory"), len(exp["saved"]), "a trajectory"),
+              name, f"{name}.step()")
         compare_identical(
             item(obs, "saved", "the original's trajectory"), item(obs, "resumed", "the resumed one's"),
             len(exp["saved"]), name, 4, "the optimizer that loaded the state_dict and the original, "
@@ -533,6 +535,8 @@ def unsaved_buffer(observed: dict, name: str) -> str:
 def compare_load_copies(observed, expected):
     for name, exp in expected.items():
         obs = item(observed, name, f"the {name} results")
+        moved(listed(item(obs, "first", "the first copy"), len(exp["first"]), "a trajectory"), name,
+              f"{name}.step()")
         compare_identical(
             item(obs, "first", "the first copy"), item(obs, "second", "the second copy"),
             len(exp["first"]), name, 0, "two optimizers loaded from the same state_dict and given "
@@ -571,6 +575,8 @@ def compare_checkpoint_disk(observed, expected):
         if isinstance(obs, dict) and "unsaveable" in obs:
             raise Mismatch(f"{name}: the state_dict could not be written as .npz + JSON: "
                            f"{str(obs['unsaveable'])[:300]}.")
+        moved(listed(item(obs, "saved", "the original's trajectory"), len(exp["saved"]), "a trajectory"),
+              name, f"{name}.step()")
         compare_identical(
             item(obs, "saved", "the original's trajectory"), item(obs, "resumed", "the resumed one's"),
             len(exp["saved"]), name, 4, "training resumed from a checkpoint on disk does not take "
@@ -597,7 +603,14 @@ def compare_momentum_state(observed, expected):
         states = listed(item(observed, f"state_{key}", "the state"), len(expected[key]), "the state")
         for i, (got, state) in enumerate(zip(buffers, states)):
             compare_momentum_entry(got, state, i, taken)
+        if buffers[0] is None:
+            raise Mismatch(f"get_momentum_state() {taken}: the entry of parameter 0, which had a "
+                           "gradient, is None: after a parameter's first step its velocity is "
+                           "buf = g. Are the velocities kept outside optimizer.state[i]"
+                           "['momentum_buffer'], where get_momentum_state reads them?")
     continued, twin = item(observed, "continued", "continued"), item(observed, "twin", "twin")
+    moved(listed(continued, len(expected["twin"]), "a trajectory"), "SGD(lr=0.1, momentum=0.9)",
+          "SGD.step()")
     compare_identical(continued, twin, len(expected["twin"]), "SGD(lr=0.1, momentum=0.9)", 2,
                       "the optimizer and a twin given its buffers by set_momentum_state take "
                       f"different steps. {momentum_state_culprit(continued, twin, observed, expected)}")
