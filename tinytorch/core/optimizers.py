@@ -34,8 +34,8 @@ class Optimizer:
         "Invalid learning rate: -0.1 (must be >= 0)".
         """
         self.params = list(params)
-        # TODO: raise ValueError for no params or lr < 0, and TypeError for an element that is not a parameter.
-        raise NotImplementedError("raise ValueError for no params or lr < 0, and TypeError for an element that is not a parameter.")
+        # TODO: refuse no parameters, a non-parameter and a negative lr.
+        raise NotImplementedError("refuse no parameters, a non-parameter and a negative lr.")
         self.lr = lr
         self.hyperparams = hyperparams  # every hyper-parameter except lr, by name
         self.state = {}  # index of a parameter in self.params -> {buffer name: value}
@@ -54,8 +54,8 @@ class Optimizer:
         parameter's index and created, empty, at its first update. A parameter whose grad is
         None gets neither an update nor a state.
         """
-        # TODO: call self.update for each parameter that has a gradient, with its own state dict; then count the step.
-        raise NotImplementedError("call self.update for each parameter that has a gradient, with its own state dict; then count the step.")
+        # TODO: update each parameter that has a gradient; count the step.
+        raise NotImplementedError("update each parameter that has a gradient; count the step.")
 
     def update(self, p, grad: np.ndarray, state: dict) -> None:
         """Change p.data using grad; keep in `state` whatever must be remembered until next step."""
@@ -82,8 +82,8 @@ class SGD(Optimizer):
         """Refuse momentum < 0 and weight_decay < 0, and Nesterov unless momentum > 0 and
         dampening is 0 (ValueError, naming the value), then hand every hyper-parameter to the
         base class, whose __init__ checks the parameters and lr."""
-        # TODO: raise ValueError for momentum < 0, weight_decay < 0, or nesterov without momentum > 0 and dampening 0.
-        raise NotImplementedError("raise ValueError for momentum < 0, weight_decay < 0, or nesterov without momentum > 0 and dampening 0.")
+        # TODO: refuse invalid momentum, weight_decay and Nesterov settings.
+        raise NotImplementedError("refuse invalid momentum, weight_decay and Nesterov settings.")
         super().__init__(params, lr, momentum=momentum, dampening=dampening,
                          weight_decay=weight_decay, nesterov=nesterov)
 
@@ -121,8 +121,8 @@ class SGD(Optimizer):
 
         A list whose length is not the number of parameters raises ValueError.
         """
-        # TODO: copy each buffer into the parameter's state, or remove it where the entry is None.
-        raise NotImplementedError("copy each buffer into the parameter's state, or remove it where the entry is None.")
+        # TODO: copy each buffer in, or remove it where the entry is None.
+        raise NotImplementedError("copy each buffer in, or remove it where the entry is None.")
 
 
 class Momentum(SGD):
@@ -140,8 +140,8 @@ class Adam(Optimizer):
                  eps: float = 1e-8, weight_decay: float = 0.0):
         """Refuse a beta outside [0, 1), eps < 0 and weight_decay < 0 (ValueError naming the
         value, as PyTorch's "Invalid beta parameter at index 1: 1.0 (must be in [0, 1))")."""
-        # TODO: raise ValueError for a beta outside [0, 1), eps < 0 or weight_decay < 0.
-        raise NotImplementedError("raise ValueError for a beta outside [0, 1), eps < 0 or weight_decay < 0.")
+        # TODO: refuse invalid betas, eps and weight_decay.
+        raise NotImplementedError("refuse invalid betas, eps and weight_decay.")
         super().__init__(params, lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
 
     def update(self, p, grad: np.ndarray, state: dict) -> None:
@@ -161,8 +161,8 @@ class Adam(Optimizer):
         The state is "step", "exp_avg" (m) and "exp_avg_sq" (v), created at the first update
         as 0 and as zeros shaped and typed like the parameter. Update m, v and p in place.
         """
-        # TODO: update this parameter's step, exp_avg and exp_avg_sq, then move p by the bias-corrected step.
-        raise NotImplementedError("update this parameter's step, exp_avg and exp_avg_sq, then move p by the bias-corrected step.")
+        # TODO: update step, m and v, then move p by the corrected step.
+        raise NotImplementedError("update step, m and v, then move p by the corrected step.")
 
     @property
     def m_buffers(self) -> list:
@@ -185,8 +185,8 @@ class AdamW(Adam):
     def update(self, p, grad: np.ndarray, state: dict) -> None:
         """Decoupled decay: shrink p (in place) by the factor above, then an Adam step with the
         raw gradient, which never sees the decay."""
-        # TODO: shrink p.data by its decay factor, then take an Adam step with the raw gradient.
-        raise NotImplementedError("shrink p.data by its decay factor, then take an Adam step with the raw gradient.")
+        # TODO: shrink p, then take an Adam step with the raw gradient.
+        raise NotImplementedError("shrink p, then take an Adam step with the raw gradient.")
 
 
 class LRScheduler:
@@ -211,8 +211,8 @@ class LRScheduler:
 
     def state_dict(self) -> dict:
         """Every attribute except the optimizer: base_lr, last_epoch and the settings."""
-        # TODO: return a new dict of every attribute in vars(self) except "optimizer".
-        raise NotImplementedError("return a new dict of every attribute in vars(self) except \"optimizer\".")
+        # TODO: return every attribute except the optimizer, in a new dict.
+        raise NotImplementedError("return every attribute except the optimizer, in a new dict.")
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Set every attribute named in state_dict to its value."""
@@ -242,8 +242,8 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer)
 
     def get_lr(self) -> float:
-        # TODO: return the cosine-annealed learning rate for epoch self.last_epoch.
-        raise NotImplementedError("return the cosine-annealed learning rate for epoch self.last_epoch.")
+        # TODO: return the cosine-annealed lr for epoch self.last_epoch.
+        raise NotImplementedError("return the cosine-annealed lr for epoch self.last_epoch.")
 
 
 def adam_in_place(p, g, m, v, scratch, step_size, eps_hat, beta1, beta2):
@@ -328,8 +328,8 @@ def check_state_dict(optimizer: Optimizer, state_dict: dict) -> None:
     "params" has one entry per parameter; and state only for indices of parameters, with every
     array buffer shaped like its parameter.
     """
-    # TODO: raise ValueError naming the first mismatch (keys, parameter count, hyper-parameter names, buffer shape).
-    raise NotImplementedError("raise ValueError naming the first mismatch (keys, parameter count, hyper-parameter names, buffer shape).")
+    # TODO: raise ValueError naming the first part that does not fit.
+    raise NotImplementedError("raise ValueError naming the first part that does not fit.")
 
 
 def load_optimizer_state_dict(optimizer: Optimizer, state_dict: dict) -> None:
@@ -339,5 +339,5 @@ def load_optimizer_state_dict(optimizer: Optimizer, state_dict: dict) -> None:
     that the optimizer shares no memory with `state_dict`.
     """
     check_state_dict(optimizer, state_dict)
-    # TODO: copy the buffers in, then restore lr, every hyper-parameter and step_count.
-    raise NotImplementedError("copy the buffers in, then restore lr, every hyper-parameter and step_count.")
+    # TODO: copy the buffers in; restore lr, hyper-parameters, step_count.
+    raise NotImplementedError("copy the buffers in; restore lr, hyper-parameters, step_count.")

@@ -6,6 +6,7 @@ import csv
 import html
 import io
 import json
+import re
 from pathlib import Path
 
 from tito.exporter import write_atomically
@@ -49,7 +50,19 @@ def feedback_markdown(result: SubmissionResult) -> str:
         lines += [f"- **{o.concept}** ({o.points:g} points): {o.message}" for o in failed] + [""]
     lines += ["## Every test", "", "| test | result | points |", "| --- | --- | --- |"]
     lines += [f"| {o.concept} | {o.status} | {o.score:g}/{o.points:g} |" for o in result.outcomes]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _printed_section(result)) + "\n"
+
+
+def _printed_section(result: SubmissionResult) -> list[str]:
+    """What the student's code printed, as a code block no text inside can close."""
+    if not result.output:
+        return []
+    size = len(result.output.encode()) // 1024 or 1
+    told = (f"The first {size} KB of what your code printed (the rest was cut):" if result.output_cut
+            else "What your code printed:")
+    text = "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in result.output)
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    return ["", "## What your code printed", "", told, "", fence + "text", text.rstrip("\n"), fence]
 
 
 def load_results(out: Path) -> list[dict]:
