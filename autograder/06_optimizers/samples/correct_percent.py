@@ -33,7 +33,7 @@ class Optimizer:
         "Invalid learning rate: -0.1 (must be >= 0)".
         """
         self.params = list(params)
-        # TODO: raise ValueError for no params or lr < 0, and TypeError for an element that is not a parameter.
+        # TODO: refuse no parameters, a non-parameter and a negative lr.
         ### BEGIN SOLUTION
         if not self.params:
             raise ValueError("the optimizer got an empty list of parameters: create it after the "
@@ -66,7 +66,7 @@ class Optimizer:
         parameter's index and created, empty, at its first update. A parameter whose grad is
         None gets neither an update nor a state.
         """
-        # TODO: call self.update for each parameter that has a gradient, with its own state dict; then count the step.
+        # TODO: update each parameter that has a gradient; count the step.
         ### BEGIN SOLUTION
         for i, p in enumerate(self.params):
             if p.grad is not None:
@@ -100,7 +100,7 @@ class SGD(Optimizer):
         """Refuse momentum < 0 and weight_decay < 0, and Nesterov unless momentum > 0 and
         dampening is 0 (ValueError, naming the value), then hand every hyper-parameter to the
         base class, whose __init__ checks the parameters and lr."""
-        # TODO: raise ValueError for momentum < 0, weight_decay < 0, or nesterov without momentum > 0 and dampening 0.
+        # TODO: refuse invalid momentum, weight_decay and Nesterov settings.
         ### BEGIN SOLUTION
         if momentum < 0:
             raise ValueError(f"Invalid momentum value: {momentum} (must be >= 0)")
@@ -167,7 +167,7 @@ class SGD(Optimizer):
 
         A list whose length is not the number of parameters raises ValueError.
         """
-        # TODO: copy each buffer into the parameter's state, or remove it where the entry is None.
+        # TODO: copy each buffer in, or remove it where the entry is None.
         ### BEGIN SOLUTION
         if buffers is None:
             buffers = [None] * len(self.params)
@@ -199,7 +199,7 @@ class Adam(Optimizer):
                  eps: float = 1e-8, weight_decay: float = 0.0):
         """Refuse a beta outside [0, 1), eps < 0 and weight_decay < 0 (ValueError naming the
         value, as PyTorch's "Invalid beta parameter at index 1: 1.0 (must be in [0, 1))")."""
-        # TODO: raise ValueError for a beta outside [0, 1), eps < 0 or weight_decay < 0.
+        # TODO: refuse invalid betas, eps and weight_decay.
         ### BEGIN SOLUTION
         for i, beta in enumerate(betas):
             if not 0.0 <= beta < 1.0:
@@ -233,7 +233,7 @@ class Adam(Optimizer):
         The state is "step", "exp_avg" (m) and "exp_avg_sq" (v), created at the first update
         as 0 and as zeros shaped and typed like the parameter. Update m, v and p in place.
         """
-        # TODO: update this parameter's step, exp_avg and exp_avg_sq, then move p by the bias-corrected step.
+        # TODO: update step, m and v, then move p by the corrected step.
         ### BEGIN SOLUTION
         beta1, beta2 = self.hyperparams["betas"]
         if not state:
@@ -274,7 +274,7 @@ class AdamW(Adam):
     def update(self, p, grad: np.ndarray, state: dict) -> None:
         """Decoupled decay: shrink p (in place) by the factor above, then an Adam step with the
         raw gradient, which never sees the decay."""
-        # TODO: shrink p.data by its decay factor, then take an Adam step with the raw gradient.
+        # TODO: shrink p, then take an Adam step with the raw gradient.
         ### BEGIN SOLUTION
         p.data *= 1 - self.lr * self.hyperparams["weight_decay"]
         self.adam_step(p, grad, state)
@@ -304,7 +304,7 @@ class LRScheduler:
 
     def state_dict(self) -> dict:
         """Every attribute except the optimizer: base_lr, last_epoch and the settings."""
-        # TODO: return a new dict of every attribute in vars(self) except "optimizer".
+        # TODO: return every attribute except the optimizer, in a new dict.
         ### BEGIN SOLUTION
         return {name: value for name, value in vars(self).items() if name != "optimizer"}
         ### END SOLUTION
@@ -341,7 +341,7 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer)
 
     def get_lr(self) -> float:
-        # TODO: return the cosine-annealed learning rate for epoch self.last_epoch.
+        # TODO: return the cosine-annealed lr for epoch self.last_epoch.
         ### BEGIN SOLUTION
         progress = self.last_epoch / self.T_max
         return self.eta_min + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * progress)) / 2
@@ -437,7 +437,7 @@ def check_state_dict(optimizer: Optimizer, state_dict: dict) -> None:
     "params" has one entry per parameter; and state only for indices of parameters, with every
     array buffer shaped like its parameter.
     """
-    # TODO: raise ValueError naming the first mismatch (keys, parameter count, hyper-parameter names, buffer shape).
+    # TODO: raise ValueError naming the first part that does not fit.
     ### BEGIN SOLUTION
     expected = {"state", "param_groups", "step_count"}
     if set(state_dict) != expected:
@@ -473,7 +473,7 @@ def load_optimizer_state_dict(optimizer: Optimizer, state_dict: dict) -> None:
     that the optimizer shares no memory with `state_dict`.
     """
     check_state_dict(optimizer, state_dict)
-    # TODO: copy the buffers in, then restore lr, every hyper-parameter and step_count.
+    # TODO: copy the buffers in; restore lr, hyper-parameters, step_count.
     ### BEGIN SOLUTION
     group = state_dict["param_groups"][0]
     optimizer.state = {i: copy_buffers(buffers) for i, buffers in state_dict["state"].items()}

@@ -28,18 +28,24 @@
 #
 # This module covers:
 # 1. gradient descent, and the three lines of every training step;
-# 2. the `Optimizer` base class, and optimizer state as an object you can save and restore;
-# 3. SGD with weight decay, momentum and Nesterov momentum; Adam; AdamW; and what problem each
-#    one solves; learning-rate schedulers;
-# 4. what each optimizer costs in memory and time, measured, and why its step is limited by
-#    memory bandwidth rather than arithmetic;
-# 5. the optimizers racing each other on a hard valley and on a small network;
-# 6. checkpoints that resume training exactly;
-# 7. learning-rate schedules in practice.
+# 2. the `Optimizer` base class and optimizer state;
+# 3. SGD with weight decay, momentum and Nesterov momentum (and where Nesterov's formula comes
+#    from); Adagrad and RMSProp, Adam's parents; Adam; AdamW, and why decay usually spares
+#    biases; learning-rate schedulers;
+# 4. what each optimizer costs in memory and time: passes over memory counted, predicted and
+#    measured, and the whole training step timed;
+# 5. the optimizers racing each other, each at its own best learning rate, over three seeds;
+# 6. checkpoints (`state_dict`, `load_state_dict`) that resume training exactly;
+# 7. learning-rate schedules in practice, warm-up, and the noise floor of a constant rate.
+#
+# Along the way, **check your understanding** questions have answers you can reveal, and two
+# **written answers** near the end are graded by hand.
 #
 # **How to work.** Each function you write has a `# TODO:` line. Implement them in the order of
 # the notebook: everything builds on the base class. Below each piece is a graded test cell; run
-# it, or run `tito test 06` to see all 100 points at once, with a hint for every failure. When
+# it, or run `tito test 06` to see all 100 points at once, with a hint for every failure. The
+# tests use only the public contract (the attributes and methods in the tables below), so you
+# may organise your code differently from the skeleton. When
 # everything passes, `tito export 06` puts your optimizers into the package, and from then on
 # `from tinytorch.optim import Adam` is yours.
 
@@ -61,6 +67,9 @@ import time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+
+from tinytorch.core.tensor import Parameter, Tensor
+from tinytorch.nn import CrossEntropyLoss, Linear, Module, ReLU, Sequential, Tanh
 
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "descent_md", "locked": true, "schema_version": 3, "solution": false}
@@ -218,7 +227,7 @@ class Optimizer:
         "Invalid learning rate: -0.1 (must be >= 0)".
         """
         self.params = list(params)
-        # TODO: raise ValueError for no params or lr < 0, and TypeError for an element that is not a parameter.
+        # TODO: refuse no parameters, a non-parameter and a negative lr.
         ### BEGIN SOLUTION
         if not self.params:
             raise ValueError("the optimizer got an empty list of parameters: create it after the "
@@ -251,7 +260,7 @@ class Optimizer:
         parameter's index and created, empty, at its first update. A parameter whose grad is
         None gets neither an update nor a state.
         """
-        # TODO: call self.update for each parameter that has a gradient, with its own state dict; then count the step.
+        # TODO: update each parameter that has a gradient; count the step.
         ### BEGIN SOLUTION
         for i, p in enumerate(self.params):
             if p.grad is not None:
@@ -338,9 +347,6 @@ assert np.array_equal(w.data, np.ones(3)), "zero_grad() must not touch .data"
 # base class refuses it. The cell below builds such a model.
 
 # %% nbgrader={"grade": false, "grade_id": "early_optimizer", "locked": true, "schema_version": 3, "solution": false}
-from tinytorch.nn import Linear, Module
-
-
 class LazyLinear(Module):
     """A linear layer that creates its weights at the first call, from the input's width."""
 
@@ -472,7 +478,7 @@ class SGD(Optimizer):
         """Refuse momentum < 0 and weight_decay < 0, and Nesterov unless momentum > 0 and
         dampening is 0 (ValueError, naming the value), then hand every hyper-parameter to the
         base class, whose __init__ checks the parameters and lr."""
-        # TODO: raise ValueError for momentum < 0, weight_decay < 0, or nesterov without momentum > 0 and dampening 0.
+        # TODO: refuse invalid momentum, weight_decay and Nesterov settings.
         ### BEGIN SOLUTION
         if momentum < 0:
             raise ValueError(f"Invalid momentum value: {momentum} (must be >= 0)")
@@ -539,7 +545,7 @@ class SGD(Optimizer):
 
         A list whose length is not the number of parameters raises ValueError.
         """
-        # TODO: copy each buffer into the parameter's state, or remove it where the entry is None.
+        # TODO: copy each buffer in, or remove it where the entry is None.
         ### BEGIN SOLUTION
         if buffers is None:
             buffers = [None] * len(self.params)
@@ -786,6 +792,52 @@ opt.set_momentum_state(None)
 assert opt.get_momentum_state() == [None, None], "set_momentum_state(None) should clear every buffer"
 
 
+# %% [markdown] nbgrader={"grade": false, "grade_id": "nesterov_derivation_md", "locked": true, "schema_version": 3, "solution": false}
+# ### Where Nesterov's formula comes from
+#
+# Nesterov's idea is to take the gradient not where the parameter is but where the velocity is
+# about to carry it. With the velocity in step units, $u_t = \mu u_{t-1} - \eta \nabla L(\theta_{t-1} + \mu u_{t-1})$
+# and $\theta_t = \theta_{t-1} + u_t$: look ahead by $\mu u_{t-1}$, measure the gradient there, and
+# correct the velocity with it. That needs the loss at a point other than the parameter, which a
+# training loop does not have. The trick is a change of variables: keep the *look-ahead point*
+# $\phi_t = \theta_t + \mu u_t$ as the parameter instead. Substituting, and writing $g_t$ for the
+# gradient at $\phi_{t-1}$ (which is where the model now is, so `backward()` computes it) and
+# $u_t = -\eta\, b_t$:
+#
+# $$b_t = \mu\, b_{t-1} + g_t \qquad \phi_t = \phi_{t-1} + u_t + \mu\,(u_t - u_{t-1})
+# = \phi_{t-1} - \eta\,(g_t + \mu\, b_t)$$
+#
+# using $u_t - u_{t-1} = (\mu - 1)u_{t-1} - \eta g_t$ and regrouping. That is exactly the update in
+# the spec: step along $g + \mu b$. The cell below runs both forms on the valley's gradient and
+# compares the look-ahead points.
+
+# %% nbgrader={"grade": false, "grade_id": "nesterov_derivation", "locked": true, "schema_version": 3, "solution": false}
+def nesterov_look_ahead(grad_at, theta, lr, mu, steps):
+    """Nesterov as first written: the gradient at theta + mu * u; returns the look-ahead points."""
+    u, points = np.zeros_like(theta), []
+    for _ in range(steps):
+        u = mu * u - lr * grad_at(theta + mu * u)
+        theta = theta + u
+        points.append(theta + mu * u)
+    return np.array(points)
+
+
+def grad_at(x):
+    return np.array([1.0, 50.0]) * x  # the valley of section 5, minimum at 0
+
+
+start, lr, mu = np.array([-8.0, 1.0]), 0.01, 0.9
+x = Parameter(start.copy())  # the look-ahead point at the start, where u = 0
+optimizer = SGD([x], lr=lr, momentum=mu, nesterov=True)
+ours = []
+for _ in range(20):
+    x.grad = grad_at(x.data)
+    optimizer.step()
+    ours.append(x.data.copy())
+gap = np.abs(np.array(ours) - nesterov_look_ahead(grad_at, start, lr, mu, 20)).max()
+print(f"largest difference over 20 steps between SGD(nesterov=True) and the look-ahead form: {gap:.1e}")
+
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "zero_grad_demo_md", "locked": true, "schema_version": 3, "solution": false}
 # With SGD working, here is what forgetting `zero_grad()` does. We minimise $(x - 3)^2$ with
 # tensors and `backward()`, once with the full training step and once without `zero_grad()`.
@@ -793,8 +845,6 @@ assert opt.get_momentum_state() == [None, None], "set_momentum_state(None) shoul
 # the minimum to about 6, back to about 0, and keeps swinging, never settling.
 
 # %% nbgrader={"grade": false, "grade_id": "zero_grad_demo", "locked": true, "schema_version": 3, "solution": false}
-from tinytorch.core.tensor import Parameter
-
 
 def minimise(clear_gradients, steps=16):
     """The values of x while SGD minimises (x - 3)^2 from 0."""
@@ -814,6 +864,47 @@ def minimise(clear_gradients, steps=16):
 print("with zero_grad:   ", " ".join(f"{x:5.2f}" for x in minimise(True)))
 print("without zero_grad:", " ".join(f"{x:5.2f}" for x in minimise(False)))
 
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "adam_parents_md", "locked": true, "schema_version": 3, "solution": false}
+# ### Before Adam: Adagrad and RMSProp
+#
+# Adam did not come from nowhere. **Adagrad** (Duchi, Hazan and Singer, 2011) first gave every
+# coordinate its own step size, dividing by the root of the *sum* of all squared gradients so far:
+# $\theta \mathrel{-}= \eta\, g / (\sqrt{\textstyle\sum_s g_s^2} + \epsilon)$. Coordinates with large
+# gradients take small steps and rare, small gradients get large ones, which suits sparse
+# features, but the sum only grows: the steps shrink forever, and long runs stall. **RMSProp**
+# (Hinton's lecture notes, 2012) replaced the sum by a running average,
+# $v = \beta v + (1 - \beta) g^2$, so the scale follows the recent gradients instead of the whole
+# history. Adam is RMSProp's $v$, plus a running average $m$ of the gradient itself (momentum),
+# plus the bias correction that both averages need because they start at zero. The cell runs the
+# two parents on the valley of section 5 with the same learning rate.
+
+# %% nbgrader={"grade": false, "grade_id": "adam_parents", "locked": true, "schema_version": 3, "solution": false}
+def adaptive_descent(rule, lr=0.3, steps=300):
+    """Losses of an adaptive rule on L = (x^2 + 50 y^2) / 2 from (-8, 1); rule(acc, g) -> new acc."""
+    x, acc, losses = np.array([-8.0, 1.0]), np.zeros(2), []
+    for _ in range(steps):
+        g = np.array([1.0, 50.0]) * x
+        acc = rule(acc, g)
+        x = x - lr * g / (np.sqrt(acc) + 1e-8)
+        losses.append(0.5 * np.sum(np.array([1.0, 50.0]) * x ** 2))
+    return np.array(losses)
+
+
+PARENTS = {"Adagrad (sum of g^2)": lambda acc, g: acc + g * g,
+           "RMSProp (average of g^2, beta 0.9)": lambda acc, g: 0.9 * acc + 0.1 * g * g}
+for name, rule in PARENTS.items():
+    losses = adaptive_descent(rule)
+    print(f"{name:>36}: loss after 30, 100, 300 steps: "
+          + ", ".join(f"{losses[k - 1]:.2e}" for k in (30, 100, 300)))
+
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "adam_parents_text_md", "locked": true, "schema_version": 3, "solution": false}
+# Read the rows (the project's tests check these three facts): Adagrad is still falling at step
+# 300, ever more slowly, because its sum only grows and its steps shrink; RMSProp is far lower
+# after 30 steps, and then no lower at 300: with steps of about `lr` in every coordinate and
+# nothing to damp them, it bounces around the minimum at a floor. Adam keeps RMSProp's scale,
+# adds momentum's average of the gradient, and corrects both for their start at zero.
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "adam_md", "locked": true, "schema_version": 3, "solution": false}
 # ### Adam
@@ -897,8 +988,8 @@ class Adam(Optimizer):
                  eps: float = 1e-8, weight_decay: float = 0.0):
         """Refuse a beta outside [0, 1), eps < 0 and weight_decay < 0 (ValueError naming the
         value, as PyTorch's "Invalid beta parameter at index 1: 1.0 (must be in [0, 1))")."""
-        # TODO: raise ValueError for a beta outside [0, 1), eps < 0 or weight_decay < 0.
-        raise NotImplementedError("raise ValueError for a beta outside [0, 1), eps < 0 or weight_decay < 0.")
+        # TODO: refuse invalid betas, eps and weight_decay.
+        raise NotImplementedError("refuse invalid betas, eps and weight_decay.")
         super().__init__(params, lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
 
     def update(self, p, grad: np.ndarray, state: dict) -> None:
@@ -918,8 +1009,8 @@ class Adam(Optimizer):
         The state is "step", "exp_avg" (m) and "exp_avg_sq" (v), created at the first update
         as 0 and as zeros shaped and typed like the parameter. Update m, v and p in place.
         """
-        # TODO: update this parameter's step, exp_avg and exp_avg_sq, then move p by the bias-corrected step.
-        raise NotImplementedError("update this parameter's step, exp_avg and exp_avg_sq, then move p by the bias-corrected step.")
+        # TODO: update step, m and v, then move p by the corrected step.
+        raise NotImplementedError("update step, m and v, then move p by the corrected step.")
 
     @property
     def m_buffers(self) -> list:
@@ -1134,8 +1225,8 @@ class AdamW(Adam):
     def update(self, p, grad: np.ndarray, state: dict) -> None:
         """Decoupled decay: shrink p (in place) by the factor above, then an Adam step with the
         raw gradient, which never sees the decay."""
-        # TODO: shrink p.data by its decay factor, then take an Adam step with the raw gradient.
-        raise NotImplementedError("shrink p.data by its decay factor, then take an Adam step with the raw gradient.")
+        # TODO: shrink p, then take an Adam step with the raw gradient.
+        raise NotImplementedError("shrink p, then take an Adam step with the raw gradient.")
 
 
 # %% nbgrader={"grade": true, "grade_id": "adamw", "locked": true, "points": 5, "schema_version": 3, "solution": false}
@@ -1286,6 +1377,46 @@ assert np.allclose(w.data, [0.4, 1.6]) and np.allclose(b.data, [-0.6]), (
 assert w.grad is None and b.grad is None, "zero_grad() should leave every grad at None"
 
 
+# %% [markdown] nbgrader={"grade": false, "grade_id": "decay_groups_md", "locked": true, "schema_version": 3, "solution": false}
+# ### Why weight decay usually spares biases and normalisation parameters
+#
+# Weight decay pulls every parameter it touches towards zero. For a weight matrix that is the
+# point: small weights make a smoother function. For a bias, or the gain of a normalisation layer,
+# zero is not "simple", it is just a different function: a decayed bias moves the unit's threshold
+# towards 0 whatever the data say, and a normalisation gain pulled towards 0 switches its unit
+# off. These parameters are also few (one per unit), so they add little capacity to regularise.
+# That is why training scripts usually put them in a second group with `weight_decay=0`; PyTorch
+# does it with parameter groups, and with one group per optimizer here you can build two
+# optimizers. The cell below fits a line with slope 2 and offset 5 by AdamW and decays either
+# both parameters or the slope only. Decayed, the offset ends far below 5; spared, it is fitted
+# (within 0.1 of 5), while the slope is shrunk in both runs, as decay means to (the project's
+# tests check these figures).
+
+# %% nbgrader={"grade": false, "grade_id": "decay_groups", "locked": true, "schema_version": 3, "solution": false}
+rng_line = np.random.default_rng(0)
+xs = rng_line.uniform(-1, 1, 200)
+ys = 2.0 * xs + 5.0 + rng_line.normal(0, 0.1, 200)  # slope 2, offset 5
+
+
+def fit_line(decay_bias, steps=500):
+    """Slope and offset fitted by AdamW(weight_decay=0.5), the offset decayed or not."""
+    slope, offset = Parameter(np.array([0.0])), Parameter(np.array([0.0]))
+    groups = [AdamW([slope], lr=0.05, weight_decay=0.5),
+              AdamW([offset], lr=0.05, weight_decay=0.5 if decay_bias else 0.0)]
+    for _ in range(steps):
+        error = slope.data * xs + offset.data - ys
+        slope.grad, offset.grad = np.array([2 * np.mean(error * xs)]), np.array([2 * np.mean(error)])
+        for optimizer in groups:
+            optimizer.step()
+    return slope.data[0], offset.data[0]
+
+
+for decay_bias in (True, False):
+    slope, offset = fit_line(decay_bias)
+    print(f"offset {'decayed' if decay_bias else 'spared '}: slope {slope:.3f}, offset {offset:.3f} "
+          f"(the data: slope 2, offset 5)")
+
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "schedulers_md", "locked": true, "schema_version": 3, "solution": false}
 # ### Learning-rate schedulers
 #
@@ -1341,8 +1472,8 @@ class LRScheduler:
 
     def state_dict(self) -> dict:
         """Every attribute except the optimizer: base_lr, last_epoch and the settings."""
-        # TODO: return a new dict of every attribute in vars(self) except "optimizer".
-        raise NotImplementedError("return a new dict of every attribute in vars(self) except \"optimizer\".")
+        # TODO: return every attribute except the optimizer, in a new dict.
+        raise NotImplementedError("return every attribute except the optimizer, in a new dict.")
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Set every attribute named in state_dict to its value."""
@@ -1372,8 +1503,8 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer)
 
     def get_lr(self) -> float:
-        # TODO: return the cosine-annealed learning rate for epoch self.last_epoch.
-        raise NotImplementedError("return the cosine-annealed learning rate for epoch self.last_epoch.")
+        # TODO: return the cosine-annealed lr for epoch self.last_epoch.
+        raise NotImplementedError("return the cosine-annealed lr for epoch self.last_epoch.")
 
 
 # %% nbgrader={"grade": true, "grade_id": "step_lr", "locked": true, "points": 4, "schema_version": 3, "solution": false}
@@ -1460,10 +1591,6 @@ assert new_opt.lr == opt.lr == 0.025, (
 # array in its state.
 
 # %% nbgrader={"grade": false, "grade_id": "state_bytes", "locked": true, "schema_version": 3, "solution": false}
-from tinytorch.core.tensor import Tensor
-from tinytorch.nn import CrossEntropyLoss, Linear, ReLU, Sequential, Tanh
-
-
 def make_mlp(hidden=256, seed=0):
     """A 2 -> hidden -> hidden -> 3 classifier."""
     return Sequential(Linear(2, hidden, seed=seed), ReLU(),
@@ -1729,7 +1856,9 @@ print(f"in blocks, measured: {spread(in_blocks)} ms; whole arrays in place: {spr
 # traffic is down to the 7 transfers, and the operations on cached data cost about as much
 # again: the blocked update is bound as much by the arithmetic of its dozen numpy calls, and
 # most by the slowest of them, as by memory. Compare the prediction with the measured median
-# and minimum: the minimum is the run least disturbed by the machine's other work. That is where
+# and minimum: the minimum is the run least disturbed by the machine's other work. Whether
+# blocking pays on your machine is in the last line: programs that share the cache with yours
+# can evict the blocks and take the gain away, so compare its minima as well. That is where
 # numpy's one-operation-at-a-time model stops: a compiled, fused kernel does the dozen operations
 # per number while the number is in a register, and reads and writes each array once.
 #
@@ -1845,16 +1974,13 @@ print("(medians of 15 repeats of 20 steps; IQR: the spread between the quartiles
 # coordinates. The optimizers only need `.data` and `.grad`, so we compute the gradient by hand.
 
 # %% nbgrader={"grade": false, "grade_id": "race_setup", "locked": true, "schema_version": 3, "solution": false}
-from tinytorch.core.tensor import Parameter, Tensor
-from tinytorch.nn import CrossEntropyLoss, Linear, Sequential, Tanh
-
 RACERS = {  # name: (how to build it at a learning rate, the learning rates to try)
-    "SGD": (lambda lr: lambda ps: SGD(ps, lr=lr), np.geomspace(3e-3, 3e-2, 3)),
+    "SGD": (lambda lr: lambda ps: SGD(ps, lr=lr), np.geomspace(3e-3, 6e-2, 4)),
     "Momentum": (lambda lr: lambda ps: Momentum(ps, lr=lr), np.geomspace(1e-3, 3e-2, 4)),
     "Nesterov": (lambda lr: lambda ps: SGD(ps, lr=lr, momentum=0.9, nesterov=True),
                  np.geomspace(1e-3, 3e-2, 4)),
-    "Adam": (lambda lr: lambda ps: Adam(ps, lr=lr), np.geomspace(0.03, 1.0, 4)),
-    "AdamW": (lambda lr: lambda ps: AdamW(ps, lr=lr, weight_decay=0.1), np.geomspace(0.03, 1.0, 4)),
+    "Adam": (lambda lr: lambda ps: Adam(ps, lr=lr), np.geomspace(0.03, 3.0, 5)),
+    "AdamW": (lambda lr: lambda ps: AdamW(ps, lr=lr, weight_decay=0.1), np.geomspace(0.03, 3.0, 5)),
 }
 VALLEY_MINIMUM = np.array([2.0, 1.0])
 SEEDS = (0, 1, 2)
@@ -1918,7 +2044,7 @@ for name in RACERS:
           + "   turned 45 deg " + " ".join(
               f"{x:6.2f}" for x in VALLEY_FIGURES[np.pi / 4][name][best_lr(VALLEY_FIGURES[np.pi / 4][name])]))
 axes[0].set(xlabel="learning rate", ylabel="mean log10 loss, last 20 steps",
-            title="the sweep (axis-aligned valley, mean of 3 seeds)", ylim=(-12, 3))
+            title="the sweep (axis-aligned valley, mean of 3 seeds)", ylim=(-6, 3))
 axes[1].set(xlabel="step", ylabel="loss", title="axis-aligned, best lr each (seed 0)")
 axes[2].set(xlabel="step", ylabel="loss", title="turned 45°, best lr each (seed 0)")
 for ax in axes:
@@ -1930,8 +2056,8 @@ plt.show()
 # %% [markdown] nbgrader={"grade": false, "grade_id": "valley_text_md", "locked": true, "schema_version": 3, "solution": false}
 # What the printed figures show (the project's tests check each of these on the same runs):
 # - **SGD** is limited by the steep direction: its best learning rate is the largest of its
-#   sweep, just under the $2/50 = 0.04$ at which the steep direction diverges, and then it
-#   crawls along the flat floor.
+#   sweep below $2/50 = 0.04$; the next one, 0.06, diverges (the steep direction's factor
+#   $1 - 50\eta$ is below $-1$). At the best rate it crawls along the flat floor.
 # - **Momentum** and **Nesterov** build up speed along the floor, where successive gradients
 #   agree, and end lower than SGD from every starting point; Nesterov, which corrects the
 #   velocity with a look-ahead, ends lower than Momentum from every starting point.
@@ -1939,10 +2065,12 @@ plt.show()
 #   50-fold difference in curvature hardly matters, and it also ends lower than SGD.
 # - **Turning the valley** changes nothing for SGD, Momentum and Nesterov: their steps are
 #   multiples of gradients, so the turned run is the same run seen in other coordinates, and
-#   their losses agree to rounding. Adam's per-coordinate scaling depends on the coordinates:
-#   turned by 45°, each coordinate mixes the steep and the flat direction, and Adam's best
-#   figure is worse than on the axis-aligned valley from every starting point (by a little on
-#   this problem: look at the numbers, not only at the curves).
+#   their losses agree to rounding. Adam's per-coordinate scaling depends on the coordinates,
+#   so its runs change: turned by 45°, each coordinate mixes the steep and the flat direction.
+#   One often reads that this takes away Adam's edge. Look at the printed figures instead: at
+#   its best learning rate the turned Adam is worse from some starting points and better from
+#   others, and it ends below SGD either way. On this problem, over 100 steps, Adam's lead does
+#   not come from the valley being aligned with the axes.
 # - **AdamW** decays towards the origin, which is not the minimum here, so its loss stops at a
 #   floor set by the pull of the decay, higher than Adam's from every starting point: on the
 #   training loss, decay only costs.
@@ -1973,8 +2101,8 @@ def two_spirals(n, noise=1.0, seed=0):
 
 SPIRAL_RACERS = {
     "SGD": (lambda lr: lambda ps: SGD(ps, lr=lr), (1.0, 3.0, 10.0)),
-    "Momentum": (lambda lr: lambda ps: Momentum(ps, lr=lr), (0.1, 0.3, 1.0)),
-    "Nesterov": (lambda lr: lambda ps: SGD(ps, lr=lr, momentum=0.9, nesterov=True), (0.1, 0.3, 1.0)),
+    "Momentum": (lambda lr: lambda ps: Momentum(ps, lr=lr), (0.1, 0.3, 1.0, 3.0)),
+    "Nesterov": (lambda lr: lambda ps: SGD(ps, lr=lr, momentum=0.9, nesterov=True), (0.1, 0.3, 1.0, 3.0)),
     "Adam": (lambda lr: lambda ps: Adam(ps, lr=lr), (0.01, 0.03, 0.1)),
     "AdamW": (lambda lr: lambda ps: AdamW(ps, lr=lr, weight_decay=0.3), (0.01, 0.03, 0.1)),
 }
@@ -2036,7 +2164,7 @@ for (name, figures), style in zip(SPIRAL_FIGURES.items(), ("-", "-", "--", "-", 
 middle.set(xlabel="learning rate", ylabel="mean log10 training loss, last 20 epochs",
            title="the sweep (mean of 3 seeds)")
 right.set(xlabel="epoch", ylabel="training cross-entropy", title="best lr each (seed 0)")
-middle.legend(fontsize=8, loc="upper right")
+middle.legend(fontsize=8, loc="upper center")
 right.legend(fontsize=8, loc="lower left")
 plt.tight_layout()
 plt.show()
@@ -2045,9 +2173,9 @@ plt.show()
 # %% [markdown] nbgrader={"grade": false, "grade_id": "spirals_text_md", "locked": true, "schema_version": 3, "solution": false}
 # What the printed figures show (checked by the project's tests on the same runs, seed by seed):
 # - Plain **SGD** has the highest training loss of the five in every seed, even at its best
-#   learning rate; Momentum, Nesterov and Adam all end lower. With a sweep, momentum methods at
-#   a large learning rate and Adam end close to each other: "Adam beats SGD" is mostly "a
-#   tuned learning rate and a velocity beat an untuned SGD".
+#   learning rate; Momentum, Nesterov, Adam and AdamW all end lower. Which of Momentum and Adam
+#   ends lowest depends on the seed and on the learning rates tried: the sweep's curves show how
+#   much of "Adam beats SGD" is a velocity and a learning rate that suits the method.
 # - **AdamW** pays for its decay on the training loss (higher than Adam's in every seed) and is
 #   repaid on the held-out points: lower held-out cross-entropy than Adam in every seed, with
 #   weights of smaller norm. On 80 noisy training points Adam drives the training loss towards
@@ -2125,7 +2253,7 @@ def check_state_dict(optimizer: Optimizer, state_dict: dict) -> None:
     "params" has one entry per parameter; and state only for indices of parameters, with every
     array buffer shaped like its parameter.
     """
-    # TODO: raise ValueError naming the first mismatch (keys, parameter count, hyper-parameter names, buffer shape).
+    # TODO: raise ValueError naming the first part that does not fit.
     ### BEGIN SOLUTION
     expected = {"state", "param_groups", "step_count"}
     if set(state_dict) != expected:
@@ -2161,7 +2289,7 @@ def load_optimizer_state_dict(optimizer: Optimizer, state_dict: dict) -> None:
     that the optimizer shares no memory with `state_dict`.
     """
     check_state_dict(optimizer, state_dict)
-    # TODO: copy the buffers in, then restore lr, every hyper-parameter and step_count.
+    # TODO: copy the buffers in; restore lr, hyper-parameters, step_count.
     ### BEGIN SOLUTION
     group = state_dict["param_groups"][0]
     optimizer.state = {i: copy_buffers(buffers) for i, buffers in state_dict["state"].items()}
@@ -2472,6 +2600,35 @@ plt.show()
 # visibly departs from the others right after step 20, where Adam's restarted moments make it
 # behave as if training had just begun.
 
+# %% [markdown] nbgrader={"grade": false, "grade_id": "replaced_params_md", "locked": true, "schema_version": 3, "solution": false}
+# ### Pitfall: replacing parameters while keeping the old optimizer
+#
+# An optimizer holds the parameter objects it was given. Replace a layer of the model afterwards
+# (a new head for fine-tuning, a layer resized) and the old optimizer keeps updating the old
+# arrays, which the model no longer uses: the new layer never trains, and nothing fails. And an
+# old checkpoint's state does not fit the new parameters: the buffers have the old shapes. The
+# cure is to build a new optimizer from `model.parameters()` after the change, and to let
+# `load_state_dict` refuse a state that does not fit (the test `load_state_dict_rejects` checks
+# exactly this). The cell shows both.
+
+# %% nbgrader={"grade": false, "grade_id": "replaced_params", "locked": true, "schema_version": 3, "solution": false}
+model = Sequential(Linear(2, 4, seed=0), Tanh(), Linear(4, 2, seed=1))
+optimizer = Adam(model.parameters(), lr=0.01)
+train_steps(model, optimizer, 3)
+saved = optimizer.state_dict()
+model.layers[-1] = Linear(4, 3, seed=2)  # a new head with three classes
+head = model.layers[-1].parameters()[0].data.copy()
+logits = model(Tensor(train_points))
+CrossEntropyLoss()(logits, train_labels).backward()
+optimizer.step()  # the old optimizer: it still holds the old head
+print(f"the new head moved by {np.abs(model.layers[-1].parameters()[0].data - head).max():.1e} "
+      "under the old optimizer")
+try:
+    Adam(model.parameters(), lr=0.01).load_state_dict(saved)
+except ValueError as error:
+    print(f"loading the old state into an optimizer of the new model: ValueError: {error}")
+
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "schedules_md", "locked": true, "schema_version": 3, "solution": false}
 # ## 7 · Learning-rate schedules in practice
 #
@@ -2504,6 +2661,35 @@ plt.tight_layout()
 plt.show()
 
 
+# %% [markdown] nbgrader={"grade": false, "grade_id": "warmup_md", "locked": true, "schema_version": 3, "solution": false}
+# ### Warm-up
+#
+# Large models are usually trained with a **warm-up**: the learning rate starts near 0 and rises
+# linearly over the first few hundred or thousand steps, then a schedule (often cosine) takes
+# over. The reason is Adam's first steps. Its bias correction makes every coordinate move by about
+# `lr` from step 1, but at step 1 its $v$ is one squared gradient, a poor estimate of the
+# coordinate's typical scale, and early gradients of a freshly initialised network are large and
+# erratic. Full-size steps taken on such estimates can throw the weights into a bad region before
+# $v$ has settled. A warm-up keeps those first steps small. Our schedulers have no warm-up, but
+# one is a few lines on top of any of them: scale the scheduler's rate by $\min(1, e / W)$ for
+# the first $W$ epochs.
+
+# %% nbgrader={"grade": false, "grade_id": "warmup", "locked": true, "schema_version": 3, "solution": false}
+def warmed_up(lrs, warmup):
+    """A schedule's rates with a linear warm-up: epoch e's rate times min(1, e / warmup)."""
+    return [lr * min(1.0, epoch / warmup) for epoch, lr in enumerate(lrs)]
+
+
+plt.figure(figsize=(6, 3.5))
+plt.plot(warmed_up(schedule(lambda opt: CosineAnnealingLR(opt, T_max=100)), warmup=10),
+         label="10 epochs of linear warm-up, then cosine")
+plt.plot(schedule(lambda opt: CosineAnnealingLR(opt, T_max=100)), "--", label="cosine alone")
+plt.gca().set(xlabel="epoch", ylabel="learning rate", title="warm-up")
+plt.legend(fontsize=8, loc="upper right")
+plt.tight_layout()
+plt.show()
+
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "noisy_md", "locked": true, "schema_version": 3, "solution": false}
 # Why decay at all? With exact gradients, a fixed learning rate that is stable converges anyway.
 # Real gradients come from mini-batches and are noisy, and then a fixed learning rate never
@@ -2511,9 +2697,9 @@ plt.show()
 # falling at a floor where the pull towards the minimum balances the kicks. Lowering $\eta$
 # lowers the floor, but starting with a small $\eta$ would make the first phase slow.
 #
-# The experiment: SGD on the valley of section 5, with Gaussian noise added to every gradient to
-# imitate mini-batches, for 300 steps, with each schedule. We average the loss over 20 random
-# seeds to see the trend rather than one noisy run.
+# The experiment: SGD on the valley of section 5 (its minimum moved to the origin), with
+# Gaussian noise added to every gradient to imitate mini-batches, for 300 steps, with each
+# schedule. We average the loss over 20 random seeds to see the trend rather than one noisy run.
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "question_noise_floor", "locked": true, "schema_version": 3, "solution": false}
 # **Check your understanding 8.** Before running the cell below: in the noisy valley with a constant learning rate, where should the loss settle? Use the one-dimensional version: $x_{t+1} = (1 - \eta c)\, x_t - \eta\, \xi_t$ with noise $\xi_t$ of standard deviation $\sigma$. What is the stationary variance of $x$, and the expected loss $\tfrac{c}{2}\mathbb{E}[x^2]$?
@@ -2524,7 +2710,7 @@ plt.show()
 #
 # </details>
 
-# %% nbgrader={"grade": false, "grade_id": "noisy", "locked": true, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": false, "grade_id": "noisy_setup", "locked": true, "schema_version": 3, "solution": false}
 CURVATURE = np.array([1.0, 50.0])  # the axis-aligned valley of section 5, minimum at 0
 
 
@@ -2549,13 +2735,16 @@ NOISY = {
     "StepLR (x0.1 at step 150)": lambda optimizer, steps: StepLR(optimizer, step_size=steps // 2),
     "cosine": lambda optimizer, steps: CosineAnnealingLR(optimizer, T_max=steps),
 }
+
+
+# %% nbgrader={"grade": false, "grade_id": "noisy", "locked": true, "schema_version": 3, "solution": false}
 plt.figure(figsize=(6, 4))
 for name, make in NOISY.items():
     losses = noisy_descent(make)
     plt.semilogy(losses, label=name)
     print(f"{name:>32}: mean loss over the last 20 steps {losses[-20:].mean():.3f}")
 plt.gca().set(xlabel="step", ylabel="loss (mean of 20 runs)", title="SGD with noisy gradients")
-plt.legend(fontsize=8)
+plt.legend(fontsize=8, loc="upper right")
 plt.show()
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "written_adam_vs_sgd_prompt", "locked": true, "schema_version": 3, "solution": false}
@@ -2564,9 +2753,9 @@ plt.show()
 # %% [markdown] nbgrader={"grade": true, "grade_id": "written_adam_vs_sgd", "locked": false, "points": 3, "schema_version": 3, "solution": true, "task": false}
 # ### BEGIN SOLUTION
 # Rubric (3 points):
-# - 1 point: the step alone is not the training step: forward and backward dominate (here the whole Adam training step is well under 2x an SGD one, although its step alone is about 20x), so the ratio of whole training steps is what matters.
+# - 1 point: the step alone is not the training step: forward and backward dominate (section 4: Adam's whole training step costs under twice SGD's, although its step alone costs many times more), so the ratio of whole training steps is what matters.
 # - 1 point: what matters is time to a target (loss or accuracy): steps needed times the cost of a whole step; an optimizer that needs fewer steps can finish first despite a costlier step.
-# - 1 point: a condition where Adam still loses: when its extra state does not fit (memory), when SGD with momentum, tuned, needs no more steps (the race shows momentum close to Adam), or when the optimizer's share of the step is large (tiny models, huge parameter counts per FLOP).
+# - 1 point: a condition where Adam still loses: when its extra state does not fit (memory), when SGD with momentum, tuned, needs no more steps (in the race, which of Momentum and Adam ends lowest depends on the seed), or when the optimizer's share of the step is large (tiny models, huge parameter counts per FLOP).
 # ### END SOLUTION
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "written_checkpoint_prompt", "locked": true, "schema_version": 3, "solution": false}
@@ -2603,10 +2792,16 @@ plt.show()
 # - Momentum accelerates along consistent directions and damps oscillations; Adam adapts the step
 #   size per coordinate, with bias correction for its zero-initialised averages; AdamW decays
 #   weights independently of the gradient scale.
-# - Every optimizer costs $O(P)$ per step, but memory differs (0, 1, 2 × the parameters), and the
-#   step is memory-bound: bytes moved, not operations, set its speed. At scale, optimizer state
-#   is sharded across machines (ZeRO).
-# - A fixed learning rate rarely suffices: schedules take large steps early and small steps late.
+# - Every optimizer costs $O(P)$ per step, but memory differs (0, 1, 2 × the parameters). Written
+#   with whole numpy arrays, the step is bound by memory traffic: count its passes and you
+#   predict its time; worked in cache-sized blocks, it is bound as much by its slowest
+#   operations. What decides the cost of training is the whole training step, of which the
+#   optimizer is a small share on the spirals MLP. At scale, optimizer state is sharded (ZeRO).
+# - A fixed learning rate rarely suffices: with noisy gradients it settles at a floor
+#   proportional to the rate; schedules take large steps early and small steps late, often
+#   after a warm-up.
+# - Compare optimizers each at its own best learning rate, over several seeds, with a robust
+#   figure: one run at one rate decides nothing.
 #
 # Run `tito test 06` until everything passes, then `tito export 06`: your optimizers are then
 # part of the package, ready for module 07.
