@@ -125,7 +125,6 @@ MUTANTS = {m["name"]: m for m in tomllib.loads((AUTOGRADER / "mutants" / "catalo
     ("adam_moments", "adam_betas_swapped", "beta1 and beta2 are swapped"),
     ("adam_moments", "adam_state_float32", "(a difference of"),
     ("adam_moments", "adam_state_float32", "is float32 while the parameter is float64"),
-    ("adam_moments", "adam_betas_hard_coded", "the betas given are not used"),
     ("adam_eps", "adam_eps_added_to_sqrt_v", "eps is added to sqrt(v) instead of sqrt(v_hat)"),
     ("sgd_weight_decay", "sgd_weight_decay_after_momentum", "weight decay is added after the momentum"),
     ("sgd_weight_decay", "sgd_weight_decay_into_grad", "p.grad[0] is"),

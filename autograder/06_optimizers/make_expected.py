@@ -220,9 +220,9 @@ def write_expected(folder: Path) -> None:
 
 
 SAMPLES = {  # file in samples/ -> how it is made from the module's solution and stub
-    "correct_percent.py": lambda module: exported_only(module.solution),
-    "sgd_only.py": lambda module: partly_done(module.solution, module.source,
-                                              ["adam", "adamw_class", "schedulers"]),
+    "correct_percent.py": lambda module: exported_only(module.solution.read_text(encoding="utf-8")),
+    "sgd_only.py": lambda module: exported_only(partly_done(module.solution, module.source,
+                                                            ["adam", "adamw_class", "schedulers"])),
 }
 
 

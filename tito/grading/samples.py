@@ -1,19 +1,20 @@
 """Sample submissions made from a module's solution and stub, so that none is kept by hand.
 
     partly_done(solution, stub, ["adam"])  # the solution, with the stub's answer cell "adam"
-    exported_only(solution)                # its #| export cells alone, and a demo cell that must not run
+    exported_only(text)                    # its #| export cells alone, and a demo cell after them
 """
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 
 from tito.exporter import export_cells
 
 MARKER = re.compile(r"^# %%.*$", re.MULTILINE)
 GRADE_ID = re.compile(r'"grade_id": "(?P<id>[^"]+)"')
-DEMO = ('# %%\n# A demo, not exported: grading must never run it.\n'
-        'raise SystemExit("this demo cell ran: only #| export cells are graded")\n')
+DEMO = ('# %%\n# A demo, not exported, so never graded.\n'
+        'print("a demo of my optimizers")\n')
 
 
 def chunks(text: str) -> list[str]:
@@ -37,7 +38,10 @@ def partly_done(solution: Path, stub: Path, left_undone: list[str]) -> str:
                    for c in chunks(solution.read_text(encoding="utf-8")))
 
 
-def exported_only(solution: Path) -> str:
-    """A plain percent file of the solution's #| export cells, and a demo cell after them."""
-    cells = "".join(f"# %%\n{cell.source.rstrip()}\n\n" for cell in export_cells(solution))
+def exported_only(text: str) -> str:
+    """A plain percent file of the #| export cells of a module's `text`, and a demo cell after them."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "module.py"
+        path.write_text(text, encoding="utf-8")
+        cells = "".join(f"# %%\n{cell.source.rstrip()}\n\n" for cell in export_cells(path))
     return cells + DEMO

