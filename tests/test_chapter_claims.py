@@ -102,8 +102,8 @@ def test_spirals_adamw_trades_training_loss_for_held_out_loss_with_smaller_weigh
 def test_adams_whole_training_step_costs_less_than_twice_sgds():
     chapter = run_cells("state_bytes", "training_step_timing")
     times = chapter["STEP_TIMES"]
-    assert np.median(times["Adam"][0]) < 2 * np.median(times["SGD"][0])
-    assert np.median(times["Adam"][1]) > np.median(times["SGD"][1])  # the step alone costs more
+    assert np.min(times["Adam"][0]) < 2 * np.min(times["SGD"][0])  # the least disturbed repeats
+    assert np.min(times["Adam"][1]) > np.min(times["SGD"][1])  # the step alone costs more
 
 
 def test_on_cache_resident_data_sqrt_is_slower_than_scaling_by_a_number():

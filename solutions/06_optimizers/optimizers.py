@@ -1988,7 +1988,8 @@ print("(medians of 15 repeats of 20 steps; IQR: the spread between the quartiles
 # Read the columns against each other: Adam's step alone costs many times SGD's, yet forward and
 # backward take most of every training step, so the ratio in the last column, the one that
 # decides the cost of training, is much closer to 1. The project's tests check, on this cell's
-# measurement, that Adam's whole training step costs less than twice SGD's.
+# measurement (the least disturbed of the repeats of each), that Adam's whole training step
+# costs less than twice SGD's. A wide IQR means the machine was busy: run the cell again.
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "convergence_md", "locked": true, "schema_version": 3, "solution": false}
 # ## 5 · The race
