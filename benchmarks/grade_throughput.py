@@ -1,14 +1,18 @@
-"""Grading throughput: `tito grade` against `nbgrader autograde`, on the same class of submissions.
+"""Grading throughput: `tito grade` against `nbgrader autograde`, on the same classes of submissions.
 
-The class is module 06's solution several times over, the correct variants of
-autograder/06_optimizers/correct/, every mutant of the catalogue (the solution with one bug), one
-submission whose Adam hangs in several hidden tests (those with betas other than the defaults;
-the notebook's own cells never use any) and one that crashes its process as it loads. Each is the
-released notebook filled in, experiments and visible tests included. The same files are laid out as an nbgrader course (the one
-`tito nbgrader 06 --course` builds, whose graded cells call the course autograder) and as a
-folder for `tito grade`. Both grade them in the same run with their default settings: nbgrader
-one notebook at a time, `tito grade` on every core in its sandbox. The scores of every
-submission except the two hostile ones must agree.
+Three classes, each graded by both in the same run: a correct one (module 06's solution several
+times over and the correct variants of autograder/06_optimizers/correct/), a buggy one (every
+mutant of the catalogue: the solution with one bug, so that most hidden tests pass and some fail
+with a message, as before a deadline) and a hostile one (a submission whose Adam hangs in several
+hidden tests, those with betas other than the defaults, and one that crashes its process as it
+loads; in quick mode only the crash). Each is the released notebook filled in, experiments and
+visible tests included, laid out as an nbgrader course (the one `tito nbgrader 06 --course`
+builds, whose graded cells call the course autograder) and as a folder per class for `tito grade`.
+Both run with their default settings: nbgrader one notebook at a time, `tito grade` on every core
+in its sandbox. The scores of every submission except the hostile ones must agree.
+
+Beside them, the least any kernel-based grader spends on a notebook: starting one Jupyter kernel
+and running one cell in it. Each class's time per submission is given against it.
 
     python benchmarks/grade_throughput.py [--quick]
 """
@@ -41,8 +45,7 @@ HANG = ["super().__init__(params, lr, betas=tuple(betas)",
 CRASH = ["class Optimizer:", "import os\nimport signal\n\n"
                              "os.kill(os.getpid(), signal.SIGSEGV)  # dies as it loads, like a crash in native code\n\n\n"
                              "class Optimizer:"]
-HOSTILE = ("hang", "crash")
-TARGET_RATIO = 20
+TARGET_RATIO = {"correct": 50, "buggy": 30}  # x nbgrader's throughput; none for the hostile class
 
 
 def run(quick: bool) -> dict:
@@ -55,49 +58,74 @@ def run(quick: bool) -> dict:
         _call(["nbgrader", "generate_assignment", module.folder], nbgrader, scratch / "setup.log")
         shutil.copy2(nbgrader / "gradebook.db", scratch / "gradebook.db")
         release = nbgrader / "release" / module.folder / Path(module.file).with_suffix(".ipynb").name
-        students = lay_out(the_class(module, quick, scratch / "texts"), release, nbgrader, scratch / "tito")
-        times = {"nbgrader autograde": [], "tito grade": []}
+        classes = {kind: lay_out(answers, release, nbgrader, scratch / "tito" / kind)
+                   for kind, answers in the_classes(module, quick, scratch / "texts").items()}
+        times = {(kind, grader): [] for kind in classes for grader in ("nbgrader autograde", "tito grade")}
+        kernel = []
         for attempt in range(rounds):
             shutil.rmtree(nbgrader / "autograded", ignore_errors=True)
             shutil.copy2(scratch / "gradebook.db", nbgrader / "gradebook.db")
-            times["nbgrader autograde"].append(_call(
-                ["nbgrader", "autograde", module.folder, "--create"], nbgrader, scratch / "nbgrader.log"))
-            times["tito grade"].append(_call(
-                ["tito", "grade", module.number, str(scratch / "tito"), "--out", str(scratch / f"out{attempt}")],
-                ROOT, scratch / "tito.log"))
+            kernel += [kernel_and_one_cell() for _ in range(1 if quick else 3)]
+            for kind in classes:
+                times[kind, "nbgrader autograde"].append(_call(
+                    ["nbgrader", "autograde", module.folder, "--create", f"--student={kind}-*"],
+                    nbgrader, scratch / "nbgrader.log"))
+                times[kind, "tito grade"].append(_call(
+                    ["tito", "grade", module.number, str(scratch / "tito" / kind),
+                     "--out", str(scratch / f"out{attempt}" / kind)], ROOT, scratch / "tito.log"))
+        students = [s for kind in classes.values() for s in kind]
         nbgrader_scores = read_nbgrader_scores(nbgrader, module.folder, students)
         tito_results = {r["extra_data"]["student"]: r for r in
-                        (json.loads(p.read_text()) for p in (scratch / f"out{attempt}").glob("*/results.json"))}
-    return summarize(students, times, nbgrader_scores, tito_results, quick)
+                        (json.loads(p.read_text()) for p in (scratch / f"out{attempt}").glob("*/*/results.json"))}
+    return summarize(classes, times, kernel, nbgrader_scores, tito_results, quick)
 
 
-def the_class(module, quick: bool, folder: Path) -> dict[str, dict[str, str]]:
-    """Every student's answers: the grade_id of an answer cell -> the code the student wrote."""
-    autograder = module.root / "autograder" / module.folder
+def the_classes(module, quick: bool, folder: Path) -> dict[str, dict[str, dict[str, str]]]:
+    """Per class, every student's answers: the grade_id of an answer cell -> the code the student
+    wrote. A student's id starts with its class."""
+    autograder = module.autograder_folder
     solution = module.solution.read_text()
     mutants = tomllib.loads((autograder / "mutants" / "catalogue.toml").read_text())["mutant"]
     variants = sorted((autograder / "correct").glob("*.py"))
-    copies, variants, mutants = (1, [], mutants[:1]) if quick else (10, variants, mutants)
-    texts = {f"solution-{i:02d}": solution for i in range(copies)}
-    texts |= {f"mutant-{m['name']}": apply_mutant(solution, m["replace"], m["name"]) for m in mutants}
-    texts["crash"] = apply_mutant(solution, [CRASH], "crash")
+    copies, variants, mutants = (1, variants[:1], mutants[:3]) if quick else (10, variants, mutants)
+    texts = {"correct": {f"solution-{i:02d}": solution for i in range(copies)},
+             "buggy": {m["name"]: apply_mutant(solution, m["replace"], m["name"]) for m in mutants},
+             "hostile": {"crash": apply_mutant(solution, [CRASH], "crash")}}
     if not quick:  # it costs each grader at least one per-test limit: too slow for a quick run
-        texts["hang"] = apply_mutant(solution, [HANG], "hang")
+        texts["hostile"]["hang"] = apply_mutant(solution, [HANG], "hang")
     folder.mkdir()
-    answers = {}
-    for student, text in texts.items():
-        (folder / f"{student}.py").write_text(text)
-        answers[student] = {c.nbgrader["grade_id"]: c.source for c in read_cells(folder / f"{student}.py")
-                            if c.nbgrader.get("solution")}
+    classes = {}
+    for kind, students in texts.items():
+        classes[kind] = {}
+        for student, text in students.items():
+            path = folder / f"{kind}-{student}.py"
+            path.write_text(text)
+            classes[kind][path.stem] = {c.nbgrader["grade_id"]: c.source for c in read_cells(path)
+                                        if c.nbgrader.get("solution")}
     # a variant is a module of its own: all of it in the first answer cell, the other cells empty
-    answers |= {f"correct-{p.stem}": {"optimizer": "#| export\n" + p.read_text()} for p in variants}
-    return answers
+    classes["correct"] |= {f"correct-{p.stem}": {"optimizer": "#| export\n" + p.read_text()}
+                           for p in variants}
+    return classes
+
+
+def kernel_and_one_cell() -> float:
+    """Seconds to start a Jupyter kernel and run one cell in it, as nbgrader does per notebook."""
+    from jupyter_client.manager import start_new_kernel
+
+    started = time.perf_counter()
+    manager, client = start_new_kernel(kernel_name="python3", stderr=subprocess.DEVNULL)
+    try:
+        client.execute_interactive("1 + 1", timeout=60)
+        return time.perf_counter() - started
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
 
 
 def lay_out(answers: dict, release: Path, nbgrader: Path, tito: Path) -> list[str]:
     """Fill the released notebook with each student's answers; save it for nbgrader and for tito."""
     notebook = json.loads(release.read_text())
-    tito.mkdir()
+    tito.mkdir(parents=True)
     for student, cells in answers.items():
         for cell in notebook["cells"]:
             meta = cell["metadata"].get("nbgrader", {})
@@ -124,39 +152,51 @@ def read_nbgrader_scores(course: Path, assignment: str, students: list[str]) -> 
     return scores
 
 
-def summarize(students, times, nbgrader_scores, tito_results, quick) -> dict:
-    n = len(students)
-    rates = {name: [n / seconds for seconds in runs] for name, runs in times.items()}
-    ratio = [t / b for t, b in zip(rates["tito grade"], rates["nbgrader autograde"])]
+def summarize(classes, times, kernel, nbgrader_scores, tito_results, quick) -> dict:
     tito_scores = {student: result["score"] for student, result in tito_results.items()}
-    compared = [s for s in students if s not in HOSTILE]
+    isolation = choose_isolation()
+    floor = statistics.median(kernel)
+    rows, targets = [], []
+    for kind, students in classes.items():
+        n = len(students)
+        rates = {name: [n / seconds for seconds in times[kind, name]]
+                 for name in ("nbgrader autograde", "tito grade")}
+        ratio = [t / b for t, b in zip(rates["tito grade"], rates["nbgrader autograde"])]
+        for name, rate in rates.items():
+            each = statistics.median(times[kind, name]) / n
+            extra = {"seconds": statistics.median(times[kind, name]), "ms each": 1000 * each,
+                     "x kernel+cell": each / floor}
+            if name == "tito grade":
+                extra["x nbgrader"] = statistics.median(ratio)
+            rows.append(row(f"{n} {kind} submissions", name, "submissions/s", rate, **extra))
+        if kind in TARGET_RATIO:
+            targets.append(target(
+                f"tito grade >= {TARGET_RATIO[kind]}x nbgrader's throughput on the {kind} class, in its sandbox",
+                f"{min(ratio):.1f}x to {max(ratio):.1f}x, {1000 * statistics.median(times[kind, 'tito grade']) / n:.0f} ms "
+                f"a submission, {1000 * floor:.0f} ms to start a kernel and run one cell; isolation: {isolation.name}",
+                min(ratio) >= TARGET_RATIO[kind] and isolation.isolated))
+    compared = [s for kind in ("correct", "buggy") for s in classes[kind]]
     differ = [f"{s}: nbgrader {nbgrader_scores[s]}, tito {tito_scores[s]}"
               for s in compared if nbgrader_scores[s] != tito_scores[s]]
-    rows = [row(f"{n} submissions", name, "submissions/s", rates[name],
-                **{"seconds": statistics.median(times[name])},
-                **({"x nbgrader": statistics.median(ratio)} if name == "tito grade" else {}))
-            for name in times]
-    isolation = choose_isolation()
-    targets = [
-        target(f"tito grade >= {TARGET_RATIO}x nbgrader's throughput, in its sandbox",
-               f"{min(ratio):.1f}x to {max(ratio):.1f}x, isolation: {isolation.name}",
-               min(ratio) >= TARGET_RATIO and isolation.isolated),
-        target("the same scores on every non-hostile submission",
-               f"{len(compared) - len(differ)}/{len(compared)} agree" + "".join(f"; {d}" for d in differ[:5]),
-               not differ),
-    ]
-    if "hang" in tito_results:
-        limit, extra = Limits().test_seconds, tito_results["hang"]["extra_data"]
+    targets.append(target("the same scores on every non-hostile submission",
+                          f"{len(compared) - len(differ)}/{len(compared)} agree" + "".join(f"; {d}" for d in differ[:5]),
+                          not differ))
+    if "hostile-hang" in tito_results:
+        limit, extra = Limits().test_seconds, tito_results["hostile-hang"]["extra_data"]
         targets.append(target("a hanging submission costs one per-test limit, not one per hanging test",
                               f"{len(extra['incidents'])} tests hung; graded in {extra['seconds']:.1f} s = "
                               f"{extra['seconds'] / limit:.1f} limits of {limit:g} s",
                               extra["seconds"] < 1.5 * limit))
-    kinds = {kind: sum(s.startswith(kind) for s in students) for kind in ("solution", "correct", "mutant")}
-    notes = [f"the class: {kinds['solution']} copies of the solution, {kinds['correct']} correct variants, "
-             f"{kinds['mutant']} mutants, hostile: " + ", ".join(
-                 f"{s} (scored {_points(nbgrader_scores[s])} by nbgrader, {_points(tito_scores[s])} by tito)"
-                 for s in HOSTILE if s in students),
-             "each time is one whole command, from start to exit, on all the submissions"]
+    correct = classes["correct"]
+    notes = [f"the correct class: {sum(s.startswith('correct-solution') for s in correct)} copies of the solution, "
+             f"{sum(not s.startswith('correct-solution') for s in correct)} correct variants; the buggy class: "
+             f"{len(classes['buggy'])} mutants; hostile: " + ", ".join(
+                 f"{s} (scored {_points(nbgrader_scores[s])} by nbgrader, {_points(tito_scores.get(s))} by tito)"
+                 for s in classes["hostile"]),
+             "each time is one whole command, from start to exit, on all the submissions of a class",
+             f"a Jupyter kernel started and one cell run: {1000 * floor:.0f} ms (median of {len(kernel)}, "
+             f"{1000 * min(kernel):.0f}-{1000 * max(kernel):.0f} ms); 'x kernel+cell' is the time per submission "
+             "over it"]
     if quick:
         notes.append("quick mode: a few submissions, no hanging one, one round")
     return {"title": "Grading throughput: tito grade against nbgrader autograde", "rows": rows,

@@ -1,11 +1,11 @@
 """Module 06's autograder files for the tests. Its folder's name is not a package name, so the
 files are loaded by path, each once."""
 import functools
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 
+from tito.grading.files import load_file
 from tito.grading.wire import decode, encode
 
 AUTOGRADER = Path(__file__).resolve().parents[1] / "autograder" / "06_optimizers"
@@ -14,11 +14,7 @@ AUTOGRADER = Path(__file__).resolve().parents[1] / "autograder" / "06_optimizers
 @functools.cache
 def load(name: str):
     """`scenarios`, `tests`, `pitfalls` or `make_expected`, as a module."""
-    spec = importlib.util.spec_from_file_location(f"autograder_06_{name}_for_tests",
-                                                  AUTOGRADER / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file(AUTOGRADER / f"{name}.py", f"autograder_06_{name}_for_tests")
 
 
 def over_the_wire(observations):

@@ -1,6 +1,5 @@
 """The autograder's material for module 06 besides its tests: the mutant catalogue still applies to
 the reference solution, and every implementation in correct/ agrees with torch.optim."""
-import importlib.util
 import re
 import tomllib
 from pathlib import Path
@@ -10,6 +9,10 @@ import pytest
 import torch
 
 from tito.exporter import load_exported
+from tito.grading.files import load_file
+from tito.grading.judge import SubmissionResult
+from tito.grading.judge import TestOutcome as Outcome
+from tito.grading.validate import MAX_LOSS, Candidate, problems
 
 pytestmark = pytest.mark.optim
 
@@ -17,15 +20,14 @@ ROOT = Path(__file__).resolve().parents[1]
 AUTOGRADER = ROOT / "autograder" / "06_optimizers"
 SOLUTION = ROOT / "solutions" / "06_optimizers" / "optimizers.py"
 CATALOGUE = AUTOGRADER / "mutants" / "catalogue.toml"
-MUTANTS = tomllib.loads(CATALOGUE.read_text(encoding="utf-8"))["mutant"]
+ENTRIES = tomllib.loads(CATALOGUE.read_text(encoding="utf-8"))
+MUTANTS, VARIANTS = ENTRIES["mutant"], ENTRIES["correct"]
 CORRECT = sorted((AUTOGRADER / "correct").glob("*.py"))
 
 
-def graded_concepts() -> set:
-    spec = importlib.util.spec_from_file_location("autograder_06_tests", AUTOGRADER / "tests.py")
-    tests = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tests)
-    return {test.concept for test in tests.TESTS}
+def graded_tests() -> dict:
+    """concept -> test name"""
+    return {test.concept: test.name for test in load_file(AUTOGRADER / "tests.py").TESTS}
 
 
 # The catalogue
@@ -34,14 +36,19 @@ def graded_concepts() -> set:
 def test_catalogue_entries_are_complete_and_named_once():
     names = [m["name"] for m in MUTANTS]
     assert len(names) >= 32 and len(set(names)) == len(names)
-    concepts = graded_concepts()
+    concepts = graded_tests()
     for mutant in MUTANTS:
         assert re.fullmatch(r"[a-z][a-z0-9_]*", mutant["name"]), mutant["name"]
         assert mutant["concept"] in concepts, f"{mutant['name']}: {mutant['concept']!r} not graded"
         assert mutant["pitfall"].endswith(".") and mutant["replace"], mutant["name"]
+        allowed = mutant.get("allowed", [])
+        assert set(allowed) <= set(concepts.values()), f"{mutant['name']}: {allowed} are not all tests"
+        assert concepts[mutant["concept"]] not in allowed and len(set(allowed)) == len(allowed)
+    assert VARIANTS and all(v["why"].endswith(".") and v["replace"] for v in VARIANTS)
+    assert not {v["name"] for v in VARIANTS} & set(names)
 
 
-@pytest.mark.parametrize("mutant", MUTANTS, ids=[m["name"] for m in MUTANTS])
+@pytest.mark.parametrize("mutant", MUTANTS + VARIANTS, ids=[m["name"] for m in MUTANTS + VARIANTS])
 def test_mutant_applies_once_and_still_loads(mutant, tmp_path):
     source = SOLUTION.read_text(encoding="utf-8")
     mutated = source
@@ -53,6 +60,40 @@ def test_mutant_applies_once_and_still_loads(mutant, tmp_path):
     path = tmp_path / "optimizers.py"
     path.write_text(mutated, encoding="utf-8")
     load_exported(path, f"mutant_{mutant['name']}")  # its #| export cells still run
+
+
+# Judging how a candidate was graded
+
+
+def result(lost: dict) -> SubmissionResult:
+    points = {"sgd_update": 4, "nesterov": 3, "adam_eps": 3, "adamw": 90}
+    return SubmissionResult("s", "s.py", [Outcome(name, name, p, 0.0 if name in lost else p, "failed")
+                                          for name, p in points.items()])
+
+
+MUTANT = Candidate("m", Path("m.py"), "mutant", "SGD", ("nesterov",))
+TEST_OF = {"SGD": "sgd_update"}
+
+
+def test_a_mutant_that_loses_its_concept_and_what_it_allows_is_graded_fairly():
+    assert problems(MUTANT, result({"sgd_update", "nesterov"}), 93, TEST_OF) == []
+
+
+@pytest.mark.parametrize("lost, visible, words", [
+    (set(), 100, "not caught"),
+    ({"nesterov"}, 97, "passes the test of its concept (sgd_update)"),
+    ({"sgd_update", "adam_eps"}, 93, "loses tests outside its concept: adam_eps"),
+    ({"sgd_update", "adamw"}, 10, f"(at most {MAX_LOSS})"),
+    ({"sgd_update"}, 80, "visible 80 against hidden 96"),
+])
+def test_an_unfair_grade_of_a_mutant_is_named(lost, visible, words):
+    assert any(words in problem for problem in problems(MUTANT, result(lost), visible, TEST_OF))
+
+
+def test_a_correct_variant_must_score_full_marks_hidden_and_visible():
+    variant = Candidate("v", Path("v.py"), "correct")
+    assert problems(variant, result(set()), 100, TEST_OF) == []
+    assert problems(variant, result({"adam_eps"}), 97, TEST_OF) == ["fails adam_eps", "scores 97 on the visible tests"]
 
 
 # The correct implementations, against torch.optim

@@ -26,6 +26,7 @@ class Module:
     file: str
     export: str
     root: Path
+    autograder: str = ""  # the folder of its hidden tests, relative to the root; "" if it has none
 
     @property
     def name(self) -> str:
@@ -39,6 +40,13 @@ class Module:
     @property
     def solution(self) -> Path:
         return self.root / "solutions" / self.folder / self.file
+
+    @property
+    def autograder_folder(self) -> Path:
+        if not self.autograder:
+            raise CourseError(f"Module {self.number} has no autograder: course.toml registers none for it "
+                              "(add autograder = \"autograder/<folder>\" to its entry).")
+        return self.root / self.autograder
 
     @property
     def package_file(self) -> Path:
@@ -56,6 +64,11 @@ class Course:
     modules: tuple[Module, ...]
     assignment: str
     test_visibility: str = "visible"
+
+    @property
+    def graded_modules(self) -> tuple[Module, ...]:
+        """The modules whose autograder course.toml registers."""
+        return tuple(m for m in self.modules if m.autograder)
 
     def module(self, number: str) -> Module:
         wanted = number.zfill(2)

@@ -44,7 +44,7 @@ def build_course(course: Course, module: Module, out: Path) -> Path:
     shutil.copy2(course.root / REGISTRY, out / REGISTRY)
     autograder = load_autograder(module)
     for source in grader_files(autograder.folder):
-        target = out / "autograder" / module.folder / source.relative_to(autograder.folder)
+        target = out / module.autograder / source.relative_to(autograder.folder)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
     _write_notebook(assignment_notebook(module, autograder.tests), source_notebook(out, module))

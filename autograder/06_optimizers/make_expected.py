@@ -3,7 +3,11 @@
     python autograder/06_optimizers/make_expected.py
 
 runs every scenario of `scenarios.py` on `TorchBackend` and writes `expected/expected.json` and
-`expected/expected.npz` (the arrays, read back with allow_pickle=False). Observations pass through
+`expected/expected.npz` (the arrays, read back with allow_pickle=False), and beside them
+`expected/mistakes.{json,npz}`: for every run with recorded inputs, the trajectories of the known
+mistakes (pitfalls.py), with which the grader names the mistake a failing submission made. It also
+writes the sample submissions that are made from the solution and the stub (`SAMPLES`), so that
+none of them is a copy kept by hand. Observations pass through
 the grader's wire format first, so they have exactly the form the grader receives from a worker.
 
 Where torch.optim differs from the spec by design, `TorchBackend` adapts it so that an observation
@@ -14,37 +18,25 @@ spec asks for; get/set_momentum_state are built on torch's momentum buffers. Exp
 are no PyTorch output at all come from `SPEC_EXPECTED`, the spec written as data.
 """
 import copy
-import importlib.util
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from tito.course import load_course
 from tito.grading import wire
-from tito.grading.wire import decode, encode
+from tito.grading.expected import observe
+from tito.grading.files import load_file
+from tito.grading.samples import exported_only, partly_done
 
 HERE = Path(__file__).resolve().parent
 EXPECTED = HERE / "expected"
 
 
-def _load_scenarios():
-    spec = importlib.util.spec_from_file_location("autograder_06_scenarios", HERE / "scenarios.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+scenarios, pitfalls = load_file(HERE / "scenarios.py"), load_file(HERE / "pitfalls.py")
 
-
-scenarios = _load_scenarios()
-
-SPEC_DEFAULTS = {  # every hyper-parameter of each optimizer, with the spec's default
-    "Optimizer": {},
-    "SGD": {"lr": 0.01, "momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False},
-    "Momentum": {"lr": 0.01, "momentum": 0.9, "dampening": 0.0, "weight_decay": 0.0,
-                 "nesterov": False},
-    "Adam": {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0},
-    "AdamW": {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.01},
-}
+SPEC_DEFAULTS = {"Optimizer": {}, **scenarios.DEFAULTS}  # every hyper-parameter, with its default
 SPEC_BUFFERS = {"SGD": {"momentum_buffer"}, "Momentum": {"momentum_buffer"},
                 "Adam": {"step", "exp_avg", "exp_avg_sq"}, "AdamW": {"step", "exp_avg", "exp_avg_sq"}}
 TORCH_CLASSES = {
@@ -204,16 +196,42 @@ def _load_spec_state_dict(optimizer: TorchOptimizer, state_dict: dict) -> None:
 
 def expected_observations() -> dict:
     """Every scenario's expected observations, as the grader would receive them from a worker."""
-    observed = {}
-    for name, scenario in scenarios.SCENARIOS.items():
-        observations = SPEC_EXPECTED[name] if name in SPEC_EXPECTED else scenario(TorchBackend())
-        observed[name] = decode(encode({"observations": observations}))["observations"]
-    return observed
+    return observe(scenarios.SCENARIOS, TorchBackend(), SPEC_EXPECTED)
+
+
+def known_mistakes(expected: dict) -> dict:
+    """Per scenario, per run: the simulated known mistakes (empty for a run without inputs)."""
+    return {name: [pitfalls.known_mistakes(run["optimizer"], full_hyper(run), run["inputs"],
+                                           SPEC_DEFAULTS[run["optimizer"]], buffers="state" in run)
+                   if run.get("inputs") else []
+                   for run in observed["runs"]]
+            for name, observed in expected.items() if isinstance(observed, dict) and "runs" in observed}
+
+
+def full_hyper(run: dict) -> dict:
+    """A run's hyper-parameters, the spec's defaults filled in."""
+    return {**SPEC_DEFAULTS[run["optimizer"]], **run["hyper"]}
 
 
 def write_expected(folder: Path) -> None:
-    wire.save(folder / "expected", expected_observations())
+    expected = expected_observations()
+    wire.save(folder / "expected", expected)
+    wire.save(folder / "mistakes", known_mistakes(expected))
+
+
+SAMPLES = {  # file in samples/ -> how it is made from the module's solution and stub
+    "correct_percent.py": lambda module: exported_only(module.solution.read_text(encoding="utf-8")),
+    "sgd_only.py": lambda module: exported_only(partly_done(module.solution, module.source,
+                                                            ["adam", "adamw_class", "schedulers"])),
+}
+
+
+def write_samples(folder: Path) -> None:
+    module = next(m for m in load_course(HERE.parents[1]).graded_modules if m.autograder_folder == HERE)
+    for name, make in SAMPLES.items():
+        (folder / name).write_text(make(module), encoding="utf-8")
 
 
 if __name__ == "__main__":
     write_expected(Path(sys.argv[1]) if len(sys.argv) > 1 else EXPECTED)
+    write_samples(HERE / "samples")

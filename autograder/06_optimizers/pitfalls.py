@@ -1,24 +1,20 @@
 """The course's known mistakes, simulated, so that a failed check can name the one it sees.
 
 `simulate` replays a run a scenario recorded (optimizer, hyper-parameters, initial values, every
-gradient and learning rate) with the spec's rule or with one mistake; `diagnose` returns the
-hints of the mistakes that reproduce what the student's code did. This runs in the grader and
-only explains failures: the expected values themselves come from PyTorch.
+gradient and learning rate) with the spec's rule or with one mistake. The inputs are seeded, so
+make_expected.py simulates every known mistake once (`known_mistakes`) and stores the results
+beside the expected values; in the grader, `diagnose` only compares what the student's code did
+with them and returns the hints of the mistakes that reproduce it. This only explains failures:
+the expected values themselves come from PyTorch.
 """
 import numpy as np
-
-DEFAULTS = {
-    "SGD": {"lr": 0.01, "momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False},
-    "Momentum": {"lr": 0.01, "momentum": 0.9, "dampening": 0.0, "weight_decay": 0.0,
-                 "nesterov": False},
-    "Adam": {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0},
-    "AdamW": {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.01},
-}
 
 COMMON = {
     "none_as_zero": "a parameter whose grad is None is updated as if its gradient were zero; "
                     "it must be skipped, its state too",
     "weight_decay_ignored": "weight_decay is ignored",
+    "lr_ignored": "the learning rate given is not used: the update takes the default lr whatever "
+                  "lr is, and ignores a changed optimizer.lr (use self.lr, which a scheduler sets)",
 }
 EMA = ("the velocity is an average, buf = momentum * buf + (1 - momentum) * g; the spec adds the "
        "whole gradient, buf = momentum * buf + (1 - dampening) * g")
@@ -27,6 +23,8 @@ SGD_PITFALLS = {
     "momentum_as_ema_from_zero": EMA,
     "velocity_not_kept": "the velocity is created anew at every step instead of kept in "
                          "state[i]['momentum_buffer'] between steps",
+    "dampening_ignored": "dampening is ignored: from the second step on the velocity adds "
+                         "(1 - dampening) * g, not g",
     "dampening_on_first_step": "dampening is applied at the first step; the velocity starts as "
                                "buf = g",
     "nesterov_ignored": "nesterov=True is ignored; Nesterov steps along g + momentum * buf",
@@ -48,6 +46,12 @@ ADAM_PITFALLS = {
     "moments_corrected_in_place": "m and v are divided by their bias corrections in place, which "
                                   "corrupts the running averages; m_hat and v_hat must be new arrays",
     "eps_inside_sqrt": "eps is inside the square root; the step divides by sqrt(v_hat) + eps",
+    "eps_added_to_sqrt_v": "eps is added to sqrt(v) instead of sqrt(v_hat), as in the paper's "
+                           "efficient form lr * sqrt(1 - beta2 ** t) / (1 - beta1 ** t) * m / "
+                           "(sqrt(v) + eps_hat) with eps_hat = eps; the spec's eps needs "
+                           "eps_hat = eps * sqrt(1 - beta2 ** t)",
+    "betas_ignored": "the betas given are not used: m and v average with 0.9 and 0.999 whatever "
+                     "betas are (read them from self.hyperparams['betas'])",
     "t_not_incremented": "the step count t stays at 1; it goes up by one at every step",
     "t_per_parameter": "t goes up once per parameter instead of once per step",
     "v_from_g": "v averages g instead of g * g",
@@ -67,10 +71,9 @@ def is_adam(optimizer: str) -> bool:
     return optimizer in ("Adam", "AdamW")
 
 
-def simulate(optimizer: str, hyper: dict, inputs: dict, pitfall: str | None = None):
+def simulate(optimizer: str, hp: dict, inputs: dict, pitfall: str | None = None):
     """(trajectory, buffers): per parameter, its values before and after every step; per step,
-    per parameter, its array buffers."""
-    hp = {**DEFAULTS[optimizer], **hyper}
+    per parameter, its array buffers. `hp` holds every hyper-parameter of the optimizer."""
     update = _adam if is_adam(optimizer) else _sgd
     params = [np.array(x, dtype=np.float64) for x in inputs["init"]]
     states = [{} for _ in params]
@@ -105,11 +108,11 @@ def _sgd(p, g, state, lr, hp, optimizer, pitfall, clock):
         elif pitfall == "momentum_as_ema" and buf is not None:
             buf = momentum * buf + (1 - momentum) * g
         elif pitfall == "lr_in_velocity":
-            buf = momentum * (0 if buf is None else buf) + lr * g
+            buf = lr * g if buf is None else momentum * buf + (1 - dampening) * lr * g
         elif buf is None:
             buf = (1 - dampening) * g if pitfall == "dampening_on_first_step" else g.copy()
         else:
-            buf = momentum * buf + (1 - dampening) * g
+            buf = momentum * buf + (1 if pitfall == "dampening_ignored" else 1 - dampening) * g
         state["momentum_buffer"] = buf
         if pitfall == "lr_in_velocity":
             return p - buf
@@ -148,28 +151,67 @@ def _adam(p, g, state, lr, hp, optimizer, pitfall, clock):
         state["exp_avg"] = m_hat
     if pitfall == "moments_corrected_in_place":
         state["exp_avg_sq"] = v_hat
+    if pitfall == "eps_added_to_sqrt_v":
+        eps = eps / np.sqrt(1 - beta2 ** t)
     denominator = np.sqrt(v_hat + eps) if pitfall == "eps_inside_sqrt" else np.sqrt(v_hat) + eps
     p = p - lr * m_hat / denominator
     return p * shrink if decoupled and pitfall == "adamw_decay_after_update" else p
 
 
-def diagnose(optimizer: str, hyper: dict, inputs: dict, distance, tolerance: float) -> list[str]:
-    """The hints of the pitfalls that explain an observation, the most common mistakes first.
+def known_mistakes(optimizer: str, hyper: dict, inputs: dict, defaults: dict,
+                   buffers=False) -> list[dict]:
+    """The spec's rule and every known mistake that changes something in this run, simulated:
+    [{"pitfall": None for the spec's rule, else its name, "trajectory": per parameter its values
+    before and after every step, "buffers": per buffer key, per parameter its value after every
+    step that has it (None where no step does)}], the most common mistakes first.
 
-    `distance(trajectory, buffers)` measures how far a simulation is from what was observed; a
-    pitfall explains it when its simulation is within `tolerance` of it, and ten times closer
-    than the spec's rule is. Pitfalls that change nothing in this run are left out.
+    make_expected.py stores them beside the expected values, so that naming a mistake costs the
+    grader a comparison, not a simulation.
     """
     family = ADAM_PITFALLS if is_adam(optimizer) else SGD_PITFALLS
     with np.errstate(all="ignore"):
         spec = simulate(optimizer, hyper, inputs)
-        bound = min(tolerance, distance(*spec) / 10)
-        hints = []
-        for pitfall in [*COMMON, *family]:
-            simulated = simulate(optimizer, hyper, inputs, pitfall)
-            if not _identical(simulated, spec) and distance(*simulated) <= bound:
-                hints.append(HINTS[pitfall])
-    return hints
+        simulated = [(None, spec)] + [(pitfall, simulate(*ignoring(pitfall, optimizer, hyper, inputs,
+                                                                   defaults), pitfall))
+                                      for pitfall in [*COMMON, *family]]
+    return [{"pitfall": pitfall, "trajectory": trajectory,
+             "buffers": _per_parameter(steps) if buffers else {}}
+            for pitfall, (trajectory, steps) in simulated
+            if pitfall is None or not _identical((trajectory, steps), spec)]
+
+
+def ignoring(pitfall: str, optimizer: str, hyper: dict, inputs: dict, defaults: dict):
+    """The run as an optimizer that ignores a hyper-parameter it was given sees it."""
+    if pitfall == "lr_ignored":
+        return optimizer, {**hyper, "lr": defaults["lr"]}, {**inputs, "lr": None}
+    if pitfall == "betas_ignored":
+        return optimizer, {**hyper, "betas": defaults["betas"]}, inputs
+    return optimizer, hyper, inputs
+
+
+def _per_parameter(steps: list) -> dict:
+    keys = sorted({key for step in steps for state in step for key in state})
+    return {key: [_stacked([state[i][key] for state in steps if key in state[i]])
+                  for i in range(len(steps[0]))] for key in keys}
+
+
+def _stacked(rows: list):
+    return np.stack(rows) if rows else None
+
+
+def diagnose(mistakes: list[dict], distance, tolerance: float) -> list[str]:
+    """The hints of the stored mistakes (`known_mistakes`) that explain an observation.
+
+    `distance(mistake)` measures how far a simulation is from what was observed; a mistake
+    explains it when its simulation is within `tolerance` of it, and ten times closer than the
+    spec's rule is.
+    """
+    if not mistakes:
+        return []
+    spec, *others = mistakes
+    with np.errstate(all="ignore"):
+        bound = min(tolerance, distance(spec) / 10)
+        return [HINTS[m["pitfall"]] for m in others if distance(m) <= bound]
 
 
 def _identical(a, b) -> bool:

@@ -4,13 +4,16 @@ A scenario drives optimizers through a `Backend` and returns what happened as pl
 trajectories, buffers, learning rates, the names of exceptions. It decides nothing; the grader
 compares these observations with the ones PyTorch produced when `make_expected.py` ran the same
 scenario on its own backend. Inputs come from seeded generators, so both runs see the same numbers.
-Only numpy is imported here.
+Only numpy, the standard library and tito.grading.scenario_kit (which imports only those) are
+imported here.
 """
-import json
-import os
 import tempfile
 
 import numpy as np
+
+from tito.grading.scenario_kit import (
+    each_alone, error_name, grads_at, load_checkpoint, make_inputs, needing, only, plain,
+    save_checkpoint, steps_of)
 
 
 class Param:
@@ -141,69 +144,26 @@ def _array(value, what: str) -> np.ndarray:
     return value.copy()
 
 
-def plain(value):
-    """A deep copy of `value` made only of data the grader accepts; other objects become their
-    type's name, so that whatever the student's code returns can be reported."""
-    if isinstance(value, np.ndarray):
-        return value.copy() if value.dtype != object else f"<array of {value.dtype}>"
-    if isinstance(value, np.generic):
-        return value.item()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k if isinstance(k, (int, str)) else str(k): plain(v) for k, v in value.items()}
-    return f"<{type(value).__name__}>"
-
-
-def error_name(call) -> str | None:
-    """The name of the exception `call()` raises, or None when it raises nothing."""
-    try:
-        call()
-    except Exception as error:  # which one is the observation
-        return type(error).__name__
-    return None
-
-
 # ---------------------------------------------------------------------------------------------
 # Inputs and runs
 
 
-def make_inputs(seed: int, shapes: list, steps: int, scale=1.0, dtype="float64",
-                constant=False, hold=1) -> dict:
-    """Initial values and one gradient per step and parameter, from a seeded generator.
-
-    `scale` is one number or one per parameter; `constant` repeats the first gradient.
-    `has_grad[i][k]` is False where parameter i's grad is None at step k. With `hold`, each
-    gradient is set once and left in p.grad for `hold` steps, as when one is reused.
-    """
-    rng = np.random.default_rng(seed)
-    scales = scale if isinstance(scale, (list, tuple)) else [scale] * len(shapes)
-    init = [rng.normal(size=shape).astype(dtype) for shape in shapes]
-    grads = []
-    for shape, s in zip(shapes, scales):
-        drawn = rng.normal(size=(1 if constant else -(-steps // hold), *shape)) * s
-        drawn = np.repeat(drawn, hold, axis=0)[:steps]
-        grads.append(np.broadcast_to(drawn, (steps, *shape)).astype(dtype))
-    return {"init": init, "grads": grads, "has_grad": [[True] * steps for _ in shapes],
-            "hold": hold}
+SKIPPING = ("step() to skip a parameter whose grad is None (graded in \"A parameter whose grad is "
+            "None is skipped, state and all\")")
+ROUND_TRIP = ("load_state_dict to take back what state_dict returns, and the update to keep what it "
+              "uses in optimizer.state (graded in \"state_dict's layout\")")
 
 
-def steps_of(inputs: dict) -> int:
-    return len(inputs["has_grad"][0])
-
-
-def grads_at(inputs: dict, k: int) -> list:
-    return [g[k] if has[k] else None for g, has in zip(inputs["grads"], inputs["has_grad"])]
-
-
-def feed(backend, optimizer, params, grads, set_grads=True) -> None:
+def feed(backend, optimizer, params, grads, set_grads=True, skipping_tested=False) -> None:
     """One training step: set every grad (None skips a parameter), then optimizer.step().
-    With set_grads False the grads stay as they are."""
+    With set_grads False the grads stay as they are. Unless skipping is what the scenario
+    tests, an exception with a grad None says that the test needs it."""
     for param, grad in zip(params, grads if set_grads else ()):
         backend.set_grad(param, grad)
-    optimizer.step()
+    if set_grads and not skipping_tested and any(grad is None for grad in grads):
+        needing(SKIPPING, optimizer.step)
+    else:
+        optimizer.step()
 
 
 def stacked(snapshots: list, index: int) -> np.ndarray:
@@ -214,7 +174,8 @@ def stacked(snapshots: list, index: int) -> np.ndarray:
     return np.stack(snapshots)
 
 
-def track(backend, optimizer, params, inputs, lrs=None, record_state=False) -> dict:
+def track(backend, optimizer, params, inputs, lrs=None, record_state=False,
+          skipping_tested=False) -> dict:
     """Step through `inputs`, recording every parameter's value (and dtype) after every step,
     and the grads after the last one.
 
@@ -225,7 +186,7 @@ def track(backend, optimizer, params, inputs, lrs=None, record_state=False) -> d
     for k in range(steps_of(inputs)):
         if lrs and lrs[k] is not None:
             backend.set_lr(optimizer, lrs[k])
-        feed(backend, optimizer, params, grads_at(inputs, k), k % inputs["hold"] == 0)
+        feed(backend, optimizer, params, grads_at(inputs, k), k % inputs["hold"] == 0, skipping_tested)
         for i, p in enumerate(params):
             values[i].append(backend.value(p))
         if record_state:
@@ -260,10 +221,11 @@ def sgd_update(backend):
 
 def sgd_weight_decay(backend):
     """Fresh gradients at every step, then each kept for two steps: the decay must not be
-    written into p.grad."""
+    written into p.grad; and with momentum, where the decay enters the velocity."""
     hyper = {"lr": 0.05, "weight_decay": 0.1}
     return runs(run(backend, "SGD", hyper, make_inputs(2, TWO, 5)),
-                run(backend, "SGD", hyper, make_inputs(2, TWO, 6, hold=2)))
+                run(backend, "SGD", hyper, make_inputs(2, TWO, 6, hold=2)),
+                run(backend, "SGD", {**hyper, "momentum": 0.9}, make_inputs(2, TWO, 5)))
 
 
 def momentum_velocity(backend):
@@ -292,14 +254,17 @@ def nesterov(backend):
 
 
 def adam_moments(backend):
-    hyper = {"lr": 0.01, "betas": (0.9, 0.999)}
-    return runs(run(backend, "Adam", hyper, make_inputs(7, TWO, 5), record_state=True))
+    """The moments depend on the gradients and betas alone: the default betas and others."""
+    return runs(run(backend, "Adam", {"lr": 0.01, "betas": (0.9, 0.999)}, make_inputs(7, TWO, 5),
+                    record_state=True),
+                run(backend, "Adam", {"lr": 0.01, "betas": (0.8, 0.99)}, make_inputs(7, TWO, 5),
+                    record_state=True))
 
 
 def adam_bias_correction(backend):
     """A constant gradient of mixed scales: every bias-corrected step moves by about lr."""
-    inputs = make_inputs(8, [(4,), (2, 2)], 10, scale=[1.0, 1e-3], constant=True)
-    return runs(run(backend, "Adam", {"lr": 0.01}, inputs))
+    inputs = make_inputs(8, [(4,), (2, 2)], 10, scale=[1.0, 1e-2], constant=True)
+    return runs(*(run(backend, "Adam", {"lr": 0.01}, alone) for alone in each_alone(inputs)))
 
 
 def adam_long_run(backend):
@@ -313,78 +278,123 @@ def adam_eps(backend):
     """Gradients near eps, where eps's place in the formula decides the step; and a large eps."""
     tiny = make_inputs(10, [(4,), (3,)], 8, scale=[1e-8, 1e-6])
     large = make_inputs(11, [(4,)], 8)
-    return runs(run(backend, "Adam", {"lr": 0.01}, tiny),
+    return runs(*(run(backend, "Adam", {"lr": 0.01}, alone) for alone in each_alone(tiny)),
                 run(backend, "Adam", {"lr": 0.01, "eps": 0.1}, large))
 
 
 def adam_weight_decay(backend):
     hyper = {"lr": 0.01, "weight_decay": 0.1}
-    return runs(run(backend, "Adam", hyper, make_inputs(12, TWO, 6, scale=[1.0, 0.01])),
-                run(backend, "Adam", hyper, make_inputs(12, TWO, 6, hold=2)))
+    fresh, held = make_inputs(12, TWO, 6, scale=[1.0, 0.01]), make_inputs(12, TWO, 6, hold=2)
+    return runs(*(run(backend, "Adam", hyper, alone) for alone in each_alone(fresh) + each_alone(held)))
 
 
 def adamw(backend):
     """Decoupled decay: the same shrink factor on a parameter with large and one with tiny grads."""
     inputs = make_inputs(13, TWO, 6, scale=[1.0, 0.01])
-    return runs(run(backend, "AdamW", {"lr": 0.01, "weight_decay": 0.1}, inputs),
+    return runs(*(run(backend, "AdamW", {"lr": 0.01, "weight_decay": 0.1}, alone)
+                  for alone in each_alone(inputs)),
                 run(backend, "AdamW", {"lr": 0.05, "betas": (0.8, 0.99), "weight_decay": 0.5},
                     make_inputs(14, [(5,)], 6)))
 
 
 def adam_step_counter(backend):
-    """Three parameters, each with a gradient at every step; and the optimizer's step_count."""
+    """Three parameters, each with a gradient at every step, then each of them alone: t counts
+    one parameter's steps, so each moves as it does alone. And the optimizer's step_count."""
     inputs = make_inputs(15, [(3,), (2, 2), (1,)], 8)
     params = [backend.parameter(x) for x in inputs["init"]]
     opt = backend.optimizer("Adam", params, lr=0.01)
-    observed = {"optimizer": "Adam", "hyper": {"lr": 0.01}, "inputs": {**inputs, "lr": None},
-                **track(backend, opt, params, inputs)}
-    return {**runs(observed), "step_count": backend.step_count(opt)}
+    together_run = track(backend, opt, params, inputs)
+    alone = [run(backend, "Adam", {"lr": 0.01}, only(inputs, i))["trajectory"][0]
+             for i in range(len(params))]
+    return {"together": together_run["trajectory"], "alone": alone,
+            "step_count": backend.step_count(opt)}
+
+
+DEFAULTS = {  # the spec's default hyper-parameters, each written out
+    "SGD": {"lr": 0.01, "momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False},
+    "Momentum": {"lr": 0.01, "momentum": 0.9, "dampening": 0.0, "weight_decay": 0.0,
+                 "nesterov": False},
+    "Adam": {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0},
+    "AdamW": {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.01},
+}
 
 
 def defaults(backend):
-    """Every optimizer built with its default hyper-parameters."""
+    """Every optimizer built with its default hyper-parameters, and with them written out."""
     inputs = make_inputs(16, TWO, 5)
-    return runs(*(run(backend, name, {}, inputs) for name in ("SGD", "Momentum", "Adam", "AdamW")))
+    observed = {}
+    for name, hyper in DEFAULTS.items():
+        opt = backend.optimizer(name, [backend.parameter(np.zeros(2))])
+        observed[name] = {"implicit": run(backend, name, {}, inputs)["trajectory"],
+                          "explicit": run(backend, name, hyper, inputs)["trajectory"],
+                          "lr": backend.get_lr(opt), "group": saved_group(backend, opt)}
+    return observed
+
+
+def saved_group(backend, optimizer):
+    """The hyper-parameters an optimizer saves in its state_dict (None if it cannot say)."""
+    try:
+        return plain(backend.state_dict(optimizer)["param_groups"][0])
+    except Exception:  # the state_dict is another test's concept
+        return None
 
 
 def dtype(backend):
     """float32 parameters and gradients through every optimizer; from step 4 on, the learning
-    rate is a numpy float64, as a schedule computed with np.cos makes it."""
+    rate is a numpy float64, as a schedule computed with np.cos makes it. Beside each, the same
+    run in float64, from the same values."""
     inputs = make_inputs(17, TWO, 10, dtype="float32")
+    wide = {**inputs, **{key: [x.astype(np.float64) for x in inputs[key]] for key in ("init", "grads")}}
     settings = [("SGD", {"lr": 0.1}),
                 ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01}),
                 ("Adam", {"lr": 0.01, "weight_decay": 0.01}),
                 ("AdamW", {"lr": 0.01, "weight_decay": 0.1})]
-    return runs(*(run(backend, name, hyper, inputs,
-                      lrs=[np.float64(hyper["lr"]) if k == 3 else None for k in range(10)])
-                  for name, hyper in settings))
+    observed = []
+    for name, hyper in settings:
+        lrs = [np.float64(hyper["lr"]) if k == 3 else None for k in range(10)]
+        narrow = run(backend, name, hyper, inputs, lrs=lrs, record_state=True)
+        observed.append({"optimizer": name, "hyper": hyper, "dtypes": narrow["dtypes"],
+                         "state_dtypes": [[buffer_dtypes(state) for state in step]
+                                          for step in narrow["state"]],
+                         "float32": narrow["trajectory"],
+                         "float64": run(backend, name, hyper, wide, lrs=lrs)["trajectory"]})
+    return {"runs": observed}
+
+
+def buffer_dtypes(state) -> dict:
+    """The dtype of each array in one parameter's state."""
+    return ({key: str(value.dtype) for key, value in state.items() if isinstance(value, np.ndarray)}
+            if isinstance(state, dict) else {})
 
 
 def training_loop(backend):
     """Least squares trained the way students train: parameters from a generator, gradients
-    recomputed from the current weights, zero_grad() after every step."""
+    recomputed from the current weights, zero_grad() after every step; beside it, the same loop
+    with the parameters in a list."""
     rng = np.random.default_rng(18)
     x = rng.normal(size=(16, 3))
     y = x @ np.array([1.5, -2.0, 0.5]) + 0.3 + 0.1 * rng.normal(size=16)
     settings = [("SGD", {"lr": 0.1, "momentum": 0.9}), ("Adam", {"lr": 0.05}),
                 ("AdamW", {"lr": 0.05, "weight_decay": 0.1})]
-    observed = []
-    for name, hyper in settings:
-        w, b = backend.parameter(np.zeros(3)), backend.parameter(np.zeros(1))
-        opt = backend.optimizer(name, (p for p in (w, b)), **hyper)
-        values = [[backend.value(w)], [backend.value(b)]]
-        for _ in range(20):
-            residual = x @ backend.value(w) + backend.value(b) - y
-            feed(backend, opt, (w, b), (x.T @ residual / len(y), np.array([residual.mean()])))
-            opt.zero_grad()
-            values[0].append(backend.value(w))
-            values[1].append(backend.value(b))
-        observed.append({"optimizer": name, "hyper": hyper, "inputs": None,
-                         "trajectory": [stacked(v, i) for i, v in enumerate(values)],
-                         "dtypes": [[str(v.dtype) for v in vs] for vs in values],
-                         "grads_after": [backend.grad(w), backend.grad(b)],
-                         "grads_after_call": "zero_grad()"})
-    return runs(*observed)
+    return {"runs": [{"optimizer": name, "hyper": hyper,
+                      "generator": least_squares(backend, name, hyper, x, y, lambda ps: (p for p in ps)),
+                      "list": least_squares(backend, name, hyper, x, y, list)}
+                     for name, hyper in settings]}
+
+
+def least_squares(backend, name, hyper, x, y, given) -> dict:
+    """20 steps of least squares; `given(params)` is what the optimizer is built from."""
+    w, b = backend.parameter(np.zeros(3)), backend.parameter(np.zeros(1))
+    opt = backend.optimizer(name, given((w, b)), **hyper)
+    values = [[backend.value(w)], [backend.value(b)]]
+    for _ in range(20):
+        residual = x @ backend.value(w) + backend.value(b) - y
+        feed(backend, opt, (w, b), (x.T @ residual / len(y), np.array([residual.mean()])))
+        opt.zero_grad()
+        values[0].append(backend.value(w))
+        values[1].append(backend.value(b))
+    return {"trajectory": [stacked(v, i) for i, v in enumerate(values)],
+            "grads_after": [backend.grad(w), backend.grad(b)]}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -392,7 +402,8 @@ def training_loop(backend):
 
 
 def grad_none(backend):
-    """Parameter 0 always has a gradient, 1 never, 2 for the first three steps only.
+    """Parameter 0 always has a gradient, 1 never, 2 for the first three steps only; then
+    parameter 0 alone, and parameter 2 alone for three steps, each with the same gradients.
 
     No parameter gets a gradient again after missing one, so a global step counter and a
     per-parameter one agree here. The state is recorded before the first step as well.
@@ -406,9 +417,13 @@ def grad_none(backend):
         params = [backend.parameter(x) for x in inputs["init"]]
         opt = backend.optimizer(name, params, **hyper)
         before = [backend.state(opt, i) for i in range(len(params))]
-        tracked = track(backend, opt, params, inputs, record_state=True)
+        tracked = track(backend, opt, params, inputs, record_state=True, skipping_tested=True)
+        first_three = {**only(inputs, 2), "has_grad": [[True] * 3]}
+        first_three["grads"] = [first_three["grads"][0][:3]]
+        alone = [run(backend, name, hyper, only(inputs, 0))["trajectory"][0],
+                 run(backend, name, hyper, first_three)["trajectory"][0]]
         observed.append({"optimizer": name, "hyper": hyper, "inputs": {**inputs, "lr": None},
-                         **tracked, "state": [before, *tracked["state"]]})
+                         **tracked, "state": [before, *tracked["state"]], "alone": alone})
     return runs(*observed)
 
 
@@ -493,7 +508,7 @@ def resumed(backend, optimizer, hyper, params, state_dict):
     """A new optimizer over copies of `params`' values, loaded from `state_dict`."""
     copies = [backend.parameter(backend.value(p)) for p in params]
     opt = backend.optimizer(optimizer, copies, **hyper)
-    backend.load_state_dict(opt, state_dict)
+    needing(ROUND_TRIP, lambda: backend.load_state_dict(opt, state_dict))
     return opt, copies
 
 
@@ -526,7 +541,8 @@ def state_dict_layout(backend):
     observed = {}
     for optimizer, hyper, _ in CHECKPOINTED:
         opt, _ = trained(backend, optimizer, hyper, make_inputs(22, TWO, 2), 2)
-        observed[optimizer] = plain(backend.state_dict(opt))
+        observed[optimizer] = {"state_dict": plain(backend.state_dict(opt)),
+                               "step_count": backend.step_count(opt)}
     return observed
 
 
@@ -538,9 +554,10 @@ def load_state_dict_restores(backend):
         a, a_params = trained(backend, optimizer, hyper, inputs, 4)
         b, b_params = resumed(backend, optimizer, other, a_params, backend.state_dict(a))
         loaded = {"lr": backend.get_lr(b), "step_count": backend.step_count(b),
+                  "saved_step_count": backend.step_count(a),
                   "state_dict": plain(backend.state_dict(b))}
-        saved, resumed_run = together(backend, [(a, a_params), (b, b_params)], [inputs] * 2,
-                                      range(4, 8))
+        saved, resumed_run = needing(ROUND_TRIP, lambda: together(
+            backend, [(a, a_params), (b, b_params)], [inputs] * 2, range(4, 8)))
         observed[optimizer] = {**loaded, "saved": saved, "resumed": resumed_run}
     return observed
 
@@ -556,7 +573,7 @@ def load_state_dict_copies(backend):
         pairs = [(a, a_params), resumed(backend, optimizer, hyper, a_params, state_dict),
                  resumed(backend, optimizer, hyper, a_params, state_dict)]
         feeds = [make_inputs(seed, TWO, 3) for seed in (25, 26, 26)]
-        trajectories = together(backend, pairs, feeds, range(3))
+        trajectories = needing(ROUND_TRIP, lambda: together(backend, pairs, feeds, range(3)))
         observed[optimizer] = dict(zip(("original", "first", "second"), trajectories))
     return observed
 
@@ -576,12 +593,14 @@ def load_state_dict_rejects(backend):
     inputs = make_inputs(28, TWO, 6)
     opt, params = trained(backend, "Adam", {"lr": 0.01}, inputs, 3)
     control, control_params = trained(backend, "Adam", {"lr": 0.01}, inputs, 3)
+    step_count = backend.step_count(opt)
     errors = {}
     for case, (shapes, optimizer, hyper, left_out) in BAD_STATE_DICTS.items():
         other, _ = trained(backend, optimizer, hyper, make_inputs(29, shapes, 2), 2)
         bad = {k: v for k, v in backend.state_dict(other).items() if k not in left_out}
         errors[case] = error_name(lambda: backend.load_state_dict(opt, bad))
-    observed = {"errors": errors, "lr": backend.get_lr(opt), "step_count": backend.step_count(opt)}
+    observed = {"errors": errors, "lr": backend.get_lr(opt), "step_count": backend.step_count(opt),
+                "step_count_before": step_count}
     try:
         observed["after"], observed["control"] = together(
             backend, [(opt, params), (control, control_params)], [inputs] * 2, range(3, 6))
@@ -608,10 +627,11 @@ def checkpoint_disk(backend):
             loaded = load_checkpoint(folder)
         b_params = [backend.parameter(w) for w in loaded["weights"]]
         b = backend.optimizer(optimizer, b_params, **other)
-        backend.load_state_dict(b, loaded["optimizer"])
-        saved, resumed_run = together(backend, [(a, a_params), (b, b_params)], [inputs] * 2,
-                                      range(4, 9))
-        observed[optimizer] = {"saved": saved, "resumed": resumed_run}
+        needing(ROUND_TRIP, lambda: backend.load_state_dict(b, loaded["optimizer"]))
+        restored = {"state_dict": plain(backend.state_dict(b))}
+        saved, resumed_run = needing(ROUND_TRIP, lambda: together(
+            backend, [(a, a_params), (b, b_params)], [inputs] * 2, range(4, 9)))
+        observed[optimizer] = {**restored, "saved": saved, "resumed": resumed_run}
     return observed
 
 
@@ -625,22 +645,29 @@ def momentum_state(backend):
     observed = {"before_any_step": plain(backend.get_momentum_state(opt))}
     feed(backend, opt, params, grads_at(inputs, 0))
     observed["after_first_step"] = plain(backend.get_momentum_state(opt))
+    observed["state_after_first_step"] = [backend.state(opt, i) for i in range(len(params))]
     feed(backend, opt, params, grads_at(inputs, 1))
     saved = backend.get_momentum_state(opt)
     observed["saved"] = plain(saved)
-    for buf in saved:
-        buf += 100.0  # changing the copies must not change the optimizer
+    observed["state_saved"] = [backend.state(opt, i) for i in range(len(params))]
+    for buf in saved or ():
+        if isinstance(buf, np.ndarray):
+            buf += 100.0  # changing the copies must not change the optimizer
     twin_params = [backend.parameter(backend.value(p)) for p in params]
     twin = backend.optimizer("SGD", twin_params, **hyper)
-    given = [np.array(b) for b in observed["saved"]]
+    given = [None if b is None else np.array(b) for b in observed["saved"] or ()]
     backend.set_momentum_state(twin, given)
     for buf in given:
-        buf += 100.0  # nor changing the arrays it was given
+        if buf is not None and buf.dtype.kind == "f":
+            buf += 100.0  # nor changing the arrays it was given
     observed["continued"], observed["twin"] = together(
         backend, [(opt, params), (twin, twin_params)], [inputs] * 2, range(2, 4))
     backend.set_momentum_state(opt, None)
     observed["after_clear"] = plain(backend.get_momentum_state(opt))
-    observed["after_clear_steps"] = together(backend, [(opt, params)], [inputs], range(4, 6))[0]
+    fresh_params = [backend.parameter(backend.value(p)) for p in params]
+    fresh = backend.optimizer("SGD", fresh_params, **hyper)
+    observed["after_clear_steps"], observed["fresh_steps"] = together(
+        backend, [(opt, params), (fresh, fresh_params)], [inputs] * 2, range(4, 6))
     plain_sgd = backend.optimizer("SGD", [backend.parameter(np.zeros(2))], lr=0.1)
     observed["has_momentum"] = [backend.has_momentum(opt), backend.has_momentum(plain_sgd)]
     observed["without_momentum"] = plain(backend.get_momentum_state(plain_sgd))
@@ -653,7 +680,8 @@ def momentum_state(backend):
 
 def schedule(backend, scheduler, settings, epochs, seed):
     """SGD under a scheduler for `epochs` epochs: the lr each epoch used, get_last_lr() after each
-    scheduler.step(), and the parameter, which shows the optimizer used the scheduled lr."""
+    scheduler.step(), and the parameter; beside it, the parameter of an SGD whose lr is set to
+    the same values directly, which shows the optimizer used the scheduled lr."""
     inputs = make_inputs(seed, [(3,)], epochs)
     params = [backend.parameter(x) for x in inputs["init"]]
     opt = backend.optimizer("SGD", params, lr=0.1)
@@ -666,8 +694,11 @@ def schedule(backend, scheduler, settings, epochs, seed):
         sched.step()
         last.append(plain(sched.get_last_lr()))
         values.append(backend.value(params[0]))
+    direct = run(backend, "SGD", {"lr": 0.1}, inputs,
+                 lrs=[lr if isinstance(lr, (int, float)) else None for lr in used])
     return {"scheduler": scheduler, "settings": settings, "lr_used": used, "last_lr": last,
-            "lr_after": backend.get_lr(opt), "trajectory": stacked(values, 0)}
+            "lr_after": backend.get_lr(opt), "trajectory": stacked(values, 0),
+            "lr_set_directly": direct["trajectory"][0]}
 
 
 def step_lr(backend):
@@ -683,89 +714,32 @@ def cosine_lr(backend):
 
 
 def scheduler_state(backend):
-    """A scheduler and its optimizer saved after 3 epochs and loaded into new ones made with
-    another lr and other settings; then the originals and the resumed ones go on side by side."""
+    """A scheduler saved after 3 epochs and loaded into a new one made with other settings, over
+    an optimizer made with another lr and given the first one's; then the originals and the
+    resumed ones go on side by side."""
     observed = []
     for scheduler, settings, other in [
             ("StepLR", {"step_size": 2, "gamma": 0.5}, {"step_size": 5, "gamma": 0.9}),
             ("CosineAnnealingLR", {"T_max": 8, "eta_min": 0.01}, {"T_max": 20})]:
         pairs = []
         for lr, kwargs in [(0.1, settings), (0.5, other)]:
-            opt = backend.optimizer("SGD", [backend.parameter(np.zeros(1))], lr=lr)
-            pairs.append((opt, backend.scheduler(scheduler, opt, **kwargs)))
-        (opt, sched), (new_opt, new_sched) = pairs
+            param = backend.parameter(np.zeros(1))
+            opt = backend.optimizer("SGD", [param], lr=lr)
+            pairs.append((opt, backend.scheduler(scheduler, opt, **kwargs), param))
+        (opt, sched, param), (new_opt, new_sched, _) = pairs
         for _ in range(3):
-            opt.step()
+            feed(backend, opt, [param], [np.ones(1)])
             sched.step()
-        backend.load_state_dict(new_opt, backend.state_dict(opt))
+        backend.set_lr(new_opt, backend.get_lr(opt))
         backend.load_state_dict(new_sched, backend.state_dict(sched))
         lrs = {"original": [], "resumed": []}
         for _ in range(5):
-            for (o, s), key in zip(pairs, lrs):
-                o.step()
+            for (o, s, p), key in zip(pairs, lrs):
+                feed(backend, o, [p], [np.ones(1)])
                 s.step()
                 lrs[key].append(backend.get_lr(o))
         observed.append({"scheduler": scheduler, "settings": settings, **lrs})
     return {"schedules": observed}
-
-
-# ---------------------------------------------------------------------------------------------
-# Checkpoint files: .npz for arrays, JSON for the rest, never pickle
-
-
-def save_checkpoint(folder: str, obj) -> None:
-    """Write `obj` (dicts, lists, tuples, numbers, strings, None, numpy arrays and scalars) to
-    `folder`, keeping dict keys' types, tuples and numpy scalar types.
-
-    Raises TypeError naming anything else, and where it is.
-    """
-    arrays = {}
-    tree = _encode(obj, arrays, "checkpoint")
-    with open(os.path.join(folder, "checkpoint.json"), "w", encoding="utf-8") as f:
-        json.dump(tree, f)
-    np.savez(os.path.join(folder, "arrays.npz"), **arrays)
-
-
-def load_checkpoint(folder: str):
-    with open(os.path.join(folder, "checkpoint.json"), encoding="utf-8") as f:
-        tree = json.load(f)
-    with np.load(os.path.join(folder, "arrays.npz"), allow_pickle=False) as archive:
-        arrays = {key: archive[key] for key in archive.files}
-    return _decode(tree, arrays)
-
-
-def _encode(value, arrays: dict, where: str):
-    if isinstance(value, (np.ndarray, np.generic)):
-        if value.dtype == object:
-            raise TypeError(f"{where} is an array of Python objects, which a checkpoint cannot hold")
-        key = f"a{len(arrays)}"
-        arrays[key] = np.asarray(value)
-        return {"array" if isinstance(value, np.ndarray) else "scalar": key}
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (list, tuple)):
-        items = [_encode(v, arrays, f"{where}[{i}]") for i, v in enumerate(value)]
-        return {"tuple": items} if isinstance(value, tuple) else items
-    if isinstance(value, dict):
-        return {"dict": [[_encode(k, arrays, f"a key of {where}"), _encode(v, arrays, f"{where}[{k!r}]")]
-                         for k, v in value.items()]}
-    raise TypeError(f"{where} is a {type(value).__name__}; a state_dict holds only numpy arrays, "
-                    "numbers, bools, strings, None, lists, tuples and dicts")
-
-
-def _decode(tree, arrays: dict):
-    if isinstance(tree, list):
-        return [_decode(v, arrays) for v in tree]
-    if not isinstance(tree, dict):
-        return tree
-    (tag, content), = tree.items()
-    if tag == "array":
-        return arrays[content]
-    if tag == "scalar":
-        return arrays[content][()]
-    if tag == "tuple":
-        return tuple(_decode(v, arrays) for v in content)
-    return {_decode(k, arrays): _decode(v, arrays) for k, v in content}
 
 
 SCENARIOS = {scenario.__name__: scenario for scenario in (

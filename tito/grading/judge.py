@@ -1,7 +1,6 @@
 """The grader's side: start workers, enforce limits, compare observations, assign points."""
 from __future__ import annotations
 
-import importlib.util
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -9,6 +8,7 @@ from pathlib import Path
 
 from tito.course import CourseError, Module
 from tito.exporter import graded_cells
+from tito.grading.files import load_file
 from tito.grading.sandbox import Isolation, RunningJob, SandboxError, Zygote, choose_isolation
 from tito.grading.submissions import Submission
 from tito.grading.worker import Job, Limits
@@ -70,16 +70,15 @@ def grader_files(folder: Path) -> list[Path]:
 
 
 def load_autograder(module: Module) -> Autograder:
-    folder = module.root / "autograder" / module.folder
+    """The autograder course.toml registers for `module`."""
+    folder = module.autograder_folder
     if not (folder / "tests.py").is_file():
         raise CourseError(f"{folder} has no tests.py: this course has no autograder for module {module.number}.")
     return load_autograder_from(folder)
 
 
 def load_autograder_from(folder: Path) -> Autograder:
-    spec = importlib.util.spec_from_file_location(f"autograder_{folder.name}", folder / "tests.py")
-    tests = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tests)
+    tests = load_file(folder / "tests.py", f"autograder_{folder.name}")
     return Autograder(folder, list(tests.TESTS), tests.load_expected())
 
 

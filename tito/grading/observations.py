@@ -18,15 +18,19 @@ class Mismatch(Exception):
 
 
 def graded(name: str, concept: str, points: float, compare) -> GradedTest:
-    """A test of the scenario `name`: `compare(observed, expected)` raises Mismatch on failure."""
+    """A test of the scenario `name`: `compare(observed, expected)` raises Mismatch on failure.
+
+    The message is what differed; it does not repeat the concept, which every report shows
+    beside it (feedback.md's heading, results.json's name).
+    """
 
     def check(observed, expected):
         try:
             compare(observed, expected)
         except Mismatch as failure:
-            return f"{concept}: {failure}"
+            return str(failure)
         except Exception as error:  # the edge between the grader and untrusted data
-            return (f"{concept}: what your code produced has an unexpected form "
+            return (f"what your code produced has an unexpected form "
                     f"({type(error).__name__}: {str(error)[:200]}).")
         return None
 
