@@ -53,7 +53,9 @@ def test_outputs_for_every_submission(toy_course, tmp_path, capsys):
     feedback = (out / "dee" / "feedback.md").read_text()
     assert "SyntaxError" in feedback and "dee.py:1" in feedback
     report = (out / "report.html").read_text()
-    assert report.count("<svg") == 2 and "ada/feedback.md" in report
+    assert report.count("<svg") == 2 and "href='ada/feedback.html'" in report
+    page = (out / "dee" / "feedback.html").read_text()
+    assert page.startswith("<!doctype html>") and "<pre><code" in page and "SyntaxError" in page
 
 
 def test_grading_twice_gives_the_same_scores_whatever_the_jobs(toy_course, tmp_path):

@@ -23,6 +23,11 @@ from tito.grading.wire import encode, frame
 MESSAGE_LIMIT = 500
 PR_SET_DUMPABLE = 4
 
+# The worker's messages, in order: READY (or {"type": "import_error", "error": ERROR}), then one
+# {"type": "result", "scenario": NAME, "observations": ...} or {..., "error": ERROR} per scenario,
+# where ERROR is `describe`'s {"type", "message", "where"}. Nothing else: no status, no verdict.
+READY = {"type": "ready"}
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -64,7 +69,7 @@ def run_job(scenarios, job_fd: int, results_fd: int, scratch: str) -> None:
     except BaseException as error:  # whatever the student's code raises, report it
         results.write(frame(encode({"type": "import_error", "error": describe(error, source)})))
         os._exit(0)
-    results.write(frame(encode({"type": "ready"})))
+    results.write(frame(encode(READY)))
     for name in job.scenarios:
         results.write(frame(run_scenario(scenarios, student, name, source)))
     os._exit(0)
