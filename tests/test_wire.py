@@ -1,10 +1,12 @@
 """What a worker sends is data, never code."""
+import io
 import pickle
+import zipfile
 
 import numpy as np
 import pytest
 
-from tito.grading.wire import WireError, decode, encode
+from tito.grading.wire import MAX_MESSAGE, WireError, decode, encode
 
 pytestmark = pytest.mark.grading
 
@@ -42,3 +44,83 @@ def test_deeply_nested_garbage_is_refused():
     header = b"[" * 100_000 + b"]" * 100_000
     with pytest.raises(WireError):
         decode(len(header).to_bytes(8, "little") + header)
+
+
+def message_with_archive(archive: bytes, header: bytes = b'{"a": {"__array__": "a0"}}') -> bytes:
+    return len(header).to_bytes(8, "little") + header + archive
+
+
+def npz(members: dict[str, bytes], compression=zipfile.ZIP_STORED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def npy_header(shape, descr="<f8") -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
+
+
+def test_an_array_part_that_is_not_a_zip_is_refused():
+    with pytest.raises(WireError, match="BadZipFile"):
+        decode(message_with_archive(b"PK not really a zip archive"))
+
+
+def test_an_array_claiming_8_tib_is_refused_before_it_is_allocated():
+    blob = message_with_archive(npz({"a0.npy": npy_header((2 ** 40,))}))  # 8 TiB of float64
+    with pytest.raises(WireError, match="shape"):
+        decode(blob)
+
+
+def test_a_compressed_bomb_is_refused_from_the_directory():
+    bomb = npz({"a0.npy": npy_header((2 ** 23,)) + bytes(2 ** 26)}, zipfile.ZIP_DEFLATED)
+    assert len(bomb) < 2 ** 20
+    with pytest.raises(WireError):
+        decode(message_with_archive(bomb))
+
+
+def repeated_entry(archive: bytes, times: int) -> bytes:
+    """The archive with its one central-directory entry repeated: every copy reads the same data."""
+    end = archive.rindex(b"PK\x05\x06")
+    start = int.from_bytes(archive[end + 16:end + 20], "little")
+    entry = archive[start:end]
+    directory = entry * times
+    record = bytearray(archive[end:])
+    record[8:10] = record[10:12] = times.to_bytes(2, "little")
+    record[12:16] = len(directory).to_bytes(4, "little")
+    return archive[:start] + directory + bytes(record)
+
+
+def test_many_references_to_one_archive_member_cannot_multiply_it():
+    one = npz({"a0.npy": npy_header((2 ** 17,)) + bytes(2 ** 20)})  # 1 MB, well under the limits
+    assert decode(message_with_archive(repeated_entry(one, 2)))["a"].shape == (2 ** 17,)
+    with pytest.raises(WireError, match="larger than a message may hold"):
+        decode(message_with_archive(repeated_entry(one, 40)))  # 40 MB to read from 1 MB
+
+
+@pytest.mark.parametrize("descr", ["|O", [("x", "<f8")], "|V8"])
+def test_arrays_of_objects_or_records_are_refused(descr):
+    blob = message_with_archive(npz({"a0.npy": npy_header((1,), descr) + bytes(8)}))
+    with pytest.raises(WireError):
+        decode(blob)
+
+
+def test_a_short_array_and_a_long_header_are_refused():
+    with pytest.raises(WireError):
+        decode(message_with_archive(npz({"a0.npy": npy_header((4,)) + bytes(8)})))
+    with pytest.raises(WireError, match="header of"):
+        decode((10 ** 6).to_bytes(8, "little") + b"{}")
+
+
+def test_a_message_over_the_limit_is_refused_unread():
+    with pytest.raises(WireError, match="bytes"):
+        decode(b"\x00" * (MAX_MESSAGE + 1))
+
+
+def test_arrays_come_back_writable_in_their_layout():
+    value = np.asfortranarray(np.arange(6.0).reshape(2, 3))
+    back = decode(encode({"a": value}))["a"]
+    assert np.array_equal(back, value) and back.flags.writeable

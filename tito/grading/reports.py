@@ -119,11 +119,12 @@ def feedback_html(result: SubmissionResult) -> str:
 
 
 def code_block(text: str) -> str:
-    """`text` as a fenced code block that it cannot close: the fence is longer than any run of
-    backticks in it."""
+    """`text` as a fenced code block in a block quote: the fence is longer than any run of
+    backticks in it, so the text cannot close it, and each of its lines starts with "> ", so
+    none reads as a line of the feedback itself."""
     text = printable(text.replace("\r\n", "\n"))
     fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
-    return f"{fence}text\n{text}\n{fence}"
+    return "\n".join(f"> {line}".rstrip() for line in [f"{fence}text", *text.split("\n"), fence])
 
 
 def inline_code(text: str) -> str:

@@ -71,7 +71,8 @@ def _folder(student: str, entry: str | None, tagged: bool = False) -> str:
              and student.casefold() not in RESERVED)
     if plain and entry is None and not tagged:
         return student
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", unicodedata.normalize("NFKD", student)).strip("._-")[:40]
+    ascii_form = unicodedata.normalize("NFKD", student).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_form).strip("._-")[:40]
     key = student if entry is None else f"{student}\0{entry}"
     return f"{slug or 'student'}-{hashlib.sha256(key.encode('utf-8', 'surrogateescape')).hexdigest()[:16]}"
 
