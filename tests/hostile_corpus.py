@@ -243,9 +243,11 @@ Adam.step = _broken""", "adam_broken"),
     "import_error_text_escapes": ("stub", f'raise RuntimeError("{ESCAPING_TEXT}")', "stub"),
 }
 
-# Student ids that look like formulas, paths or the grader's own files: correct code, full marks.
-ODD_IDS = ["=1+1", "-2+3", "@SUM(A1)", "+cmd", "grades.csv", "report.html", "Zoë Ünïcode", "a b",
-           "-rf", "x-0123456789abcdef"]
+# Student ids that look like formulas, paths or the grader's own files, or are not UTF-8: correct
+# code, full marks. Each with its cell in grades.csv.
+ODD_IDS = {"=1+1": "'=1+1", "-2+3": "'-2+3", "@SUM(A1)": "'@SUM(A1)", "+cmd": "'+cmd", "-rf": "'-rf",
+           "grades.csv": "grades.csv", "report.html": "report.html", "Zoë Ünïcode": "Zoë Ünïcode",
+           "a b": "a b", "x-0123456789abcdef": "x-0123456789abcdef", "caf\udce9": "caf\\udce9"}
 
 NOT_NOTEBOOKS = {
     "notebook_cells_not_objects.ipynb": '{"cells": [1, 2, 3], "nbformat": 4}',

@@ -8,12 +8,14 @@ from rich.markup import escape
 from rich.table import Table
 
 console = Console(highlight=False)
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+# Control characters but newline and tab, line separators, and the lone surrogates by which
+# Python spells a file name's bytes that are not UTF-8.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
 def printable(text: str) -> str:
-    """`text` with every control character but newline and tab written as an escape: text from
-    a submission cannot move the cursor, recolour the terminal or rewrite a line."""
+    """`text` with each CONTROL character written as an escape: text from a submission cannot
+    move the cursor, recolour the terminal or rewrite a line, and can be written as UTF-8."""
     return CONTROL.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
 
 

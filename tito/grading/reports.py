@@ -150,7 +150,7 @@ def write_grades_csv(out: Path, results: list[dict]) -> Path:
     writer.writerow(["student", "score", "max_score", *tests])
     for r in results:
         scores = {t["number"]: t["score"] for t in r["tests"]}
-        writer.writerow([spreadsheet_safe(r["extra_data"]["student"]), f"{r['score']:g}", f"{r['max_score']:g}",
+        writer.writerow([spreadsheet_safe(printable(r["extra_data"]["student"])), f"{r['score']:g}", f"{r['max_score']:g}",
                          *(f"{scores.get(name, 0):g}" for name in tests)])
     write_atomically(out / "grades.csv", buffer.getvalue())
     return out / "grades.csv"
