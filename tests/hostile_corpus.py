@@ -225,6 +225,9 @@ worker.run_scenario = lambda scenarios, student, name, source: encode(
     "status_frame_without_message": ("stub", forged('[encode({"type": "result", "scenario": n, "status": "passed"}) '
                                                     'for n in names]'), "at_most_stub"),
     "frame_missing_keys": ("stub", forged('[encode({"type": "result"}) for n in names]'), "at_most_stub"),
+    "frame_fields_are_arrays": ("stub", "import numpy as np\n" + forged(
+        '[encode({"type": np.array(["result"] * 2), "scenario": np.array([n, n]), "observations": {}}) '
+        'for n in names]'), "at_most_stub"),
     # Malformed and huge frames
     "garbled_frames": ("stub", forged('[bytes(range(256)) * 4 for n in names]'), "at_most_stub"),
     "array_part_not_a_zip": ("stub", forged(f'[{raw_message(b"{}", b"PK this is no zip")} for n in names]'),

@@ -153,13 +153,13 @@ class Grader:
             failure = import_error(first)
             if failure is not None:
                 return f"your code failed to load: {failure}"
-            if first != READY:
+            if not is_ready(first):
                 return f"your code could not be loaded: {_lost(first, running, self.limits)}"
             apart.load_seconds = time.monotonic() - started
             for i, name in enumerate(job.scenarios):
                 late = min(LATE_SECONDS, self.limits.test_seconds)
                 message = running.receive(late)
-                if message == "timeout":
+                if _is(message, "timeout"):
                     running.demote()
                     apart.start(job.scenarios[i + 1:])
                     message = running.receive(self.limits.test_seconds - late)
@@ -211,7 +211,7 @@ class _Apart:
         deadline = self.started + limits.test_seconds + 2 * self.load_seconds + 1.0
         for name, job in self.running:
             message = job.receive(max(0.0, deadline - time.monotonic()))
-            if message == READY:
+            if is_ready(message):
                 message = job.receive(max(0.0, deadline - time.monotonic()))
             observed[name] = read_report(message, name) or _incident(message, job, limits)
 
@@ -243,10 +243,14 @@ RESULT_KEYS = ({"type", "scenario", "observations"}, {"type", "scenario", "error
 ERROR_KEYS = {"type", "message", "where"}
 
 
+def is_ready(message) -> bool:
+    return isinstance(message, dict) and set(message) == set(READY) and _is(message["type"], READY["type"])
+
+
 def read_report(message, scenario: str) -> Report | None:
     """The worker's report on `scenario`, or None when `message` is not one."""
     if not (isinstance(message, dict) and set(message) in RESULT_KEYS
-            and message["type"] == "result" and message["scenario"] == scenario):
+            and _is(message["type"], "result") and _is(message["scenario"], scenario)):
         return None
     if "observations" in message:
         return Report(observations=message["observations"])
@@ -256,9 +260,14 @@ def read_report(message, scenario: str) -> Report | None:
 
 def import_error(message) -> str | None:
     """The text of the exception the student's code raised as it loaded, if `message` says so."""
-    if isinstance(message, dict) and set(message) == {"type", "error"} and message["type"] == "import_error":
+    if isinstance(message, dict) and set(message) == {"type", "error"} and _is(message["type"], "import_error"):
         return _error_text(message["error"])
     return None
+
+
+def _is(value, text: str) -> bool:
+    """`value` is the string `text` (a forged message may hold an array, whose == is elementwise)."""
+    return isinstance(value, str) and value == text
 
 
 def _error_text(error) -> str | None:
@@ -274,7 +283,8 @@ def _error_text(error) -> str | None:
 
 
 def _incident(message, running: RunningJob, limits: Limits) -> Incident:
-    return Incident(message if message in ("timeout", "crashed") else "error", _lost(message, running, limits))
+    status = message if isinstance(message, str) and message in ("timeout", "crashed") else "error"
+    return Incident(status, _lost(message, running, limits))
 
 
 def _lost(status, running: RunningJob, limits: Limits) -> str:
