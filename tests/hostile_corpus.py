@@ -244,6 +244,7 @@ def _broken(self):
     raise RuntimeError("{ESCAPING_TEXT}")
 Adam.step = _broken""", "adam_broken"),
     "import_error_text_escapes": ("stub", f'raise RuntimeError("{ESCAPING_TEXT}")', "stub"),
+    "prints_escaping_text": ("solution", f'print("{ESCAPING_TEXT}")', "solution"),
 }
 
 # Student ids that look like formulas, paths or the grader's own files, or are not UTF-8: correct

@@ -118,9 +118,11 @@ def assert_outputs_are_safe(out, results, printed):
                   for t in [block, *(block.children or [])]]
         kinds = [t.type for t in tokens]  # student text is only ever the content of a code block
         assert kinds.count("strong_open") == 1 and not {"html_block", "html_inline"} & set(kinds), folder
-        failed = sum(t["status"] != "passed" for t in result["tests"])
-        fixes = 1 + failed if failed and not result["extra_data"]["problem"] else 0
-        assert kinds.count("heading_open") == 2 + fixes, folder
+        headings = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
+        sections = {"What to fix", "Every test", "What your code printed"}
+        sections |= {f"{t['name']} ({t['max_score']:g} points)" for t in result["tests"]}
+        assert headings[0].startswith("Feedback for ") and set(headings[1:]) <= sections, folder
+        assert len(set(headings)) == len(headings), folder  # no section twice
     escaped = read(out / "exception_text_escapes" / "feedback.md")
     assert "alert(1)" in escaped and "\\x1b[2J" in escaped
     assert "&lt;script&gt;" in read(out / "exception_text_escapes" / "feedback.html")
