@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tito.course import CourseError
 
+MAX_CELLS = 10_000  # the course's notebooks hold about a hundred; more is no notebook a person wrote
 CELL_MARKER = re.compile(r"^# %%(?P<rest>.*)$")
 METADATA_KEY = re.compile(r"\s*(?P<key>[A-Za-z_][\w.-]*)=")
 
@@ -86,6 +87,7 @@ def parse_notebook(text: str, path: Path) -> list[Cell]:
     raw_cells = notebook.get("cells") if isinstance(notebook, dict) else None
     if not isinstance(raw_cells, list):
         raise CourseError(f"{path} is JSON but not a notebook: it has no list of cells.")
+    _check_count(len(raw_cells), path)
     return [_notebook_cell(raw, path, index) for index, raw in enumerate(raw_cells, start=1)]
 
 
@@ -132,13 +134,20 @@ def parse_percent(text: str, path: Path) -> list[Cell]:
         if marker:
             if marked or any(line.strip() for line in body):
                 cells.append(_make_cell(path, current, body, len(cells) + 1))
+                _check_count(len(cells), path)
             current, body = (*_parse_marker(marker["rest"], path, number), number + 1), []
             marked = True
         else:
             body.append(line)
     if marked or any(line.strip() for line in body):
         cells.append(_make_cell(path, current, body, len(cells) + 1))
+    _check_count(len(cells), path)
     return cells
+
+
+def _check_count(cells: int, path: Path) -> None:
+    if cells > MAX_CELLS:
+        raise CourseError(f"{path} holds more than {MAX_CELLS} cells, more than a notebook can be graded with.")
 
 
 def _skip_header(lines: list[str]) -> int:
