@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -131,3 +132,25 @@ def test_help_shows_every_default(capsys):
                     "CPU seconds per worker (default: 60)", "(default: 512)", "(default: False)"):
         assert default in text
     assert text.count("(default:") == 6  # --jobs, --timeout, --cpu, --memory, --resume, --require-isolation
+
+
+def test_the_histogram_counts_in_whole_numbers():
+    import matplotlib.pyplot as plt
+
+    from tito.grading.reports import histogram
+
+    fig = histogram([{"score": 100}, {"score": 60}, {"score": 100}])
+    ticks = fig.axes[0].get_yticks()
+    plt.close(fig)
+    assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_outputs_follow_the_umask(toy_course, tmp_path):
+    subs = write_submissions(tmp_path / "subs", {"ada": GOOD})
+    umask = os.umask(0o027)
+    try:
+        assert main(["grade", "06", str(subs), "--out", str(tmp_path / "out")]) == 0
+    finally:
+        os.umask(umask)
+    for name in ("grades.csv", "report.html", "ada/feedback.md", "ada/feedback.html", "ada/results.json"):
+        assert stat.S_IMODE((tmp_path / "out" / name).stat().st_mode) == 0o640, name

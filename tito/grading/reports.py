@@ -188,37 +188,41 @@ svg{{max-width:100%;height:auto}} pre{{background:#f4f4f4;padding:.5em;white-spa
 </body></html>"""
 
 
-def _figure_svg(draw) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
+def _figure_svg(fig) -> str:
     import matplotlib.pyplot as plt
 
-    fig = draw(plt)
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", bbox_inches="tight")
     plt.close(fig)
     return buffer.getvalue().split("?>", 1)[-1]  # inline: drop the XML declaration
 
 
-def _histogram_svg(results: list[dict]) -> str:
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def histogram(results: list[dict]):
+    """The scores' distribution; its counts are whole numbers, and so are its ticks."""
     from matplotlib.ticker import MaxNLocator
 
-    def draw(plt):
-        fig, ax = plt.subplots(figsize=(7, 3))
-        ax.hist([r["score"] for r in results], bins=range(0, 106, 5), color="#4c72b0")
-        ax.set(xlabel="score", ylabel="submissions", title="Score distribution")
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # a count of submissions is whole
-        return fig
-    return "<h2>Scores</h2>" + _figure_svg(draw)
+    fig, ax = _pyplot().subplots(figsize=(7, 3))
+    ax.hist([r["score"] for r in results], bins=range(0, 106, 5), color="#4c72b0")
+    ax.set(xlabel="score", ylabel="submissions", title="Score distribution")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    return fig
+
+
+def _histogram_svg(results: list[dict]) -> str:
+    return "<h2>Scores</h2>" + _figure_svg(histogram(results))
 
 
 def _pass_rate_svg(results: list[dict]) -> str:
     rates = pass_rates(results)
-
-    def draw(plt):
-        fig, ax = plt.subplots(figsize=(7, 0.3 * len(rates) + 1))
-        ax.barh([name for name, _ in rates][::-1], [100 * rate for _, rate in rates][::-1], color="#55a868")
-        ax.set(xlabel="% of submissions passing", xlim=(0, 100), title="Pass rate of each test")
-        return fig
-    return "<h2>Tests</h2>" + _figure_svg(draw)
+    fig, ax = _pyplot().subplots(figsize=(7, 0.3 * len(rates) + 1))
+    ax.barh([name for name, _ in rates][::-1], [100 * rate for _, rate in rates][::-1], color="#55a868")
+    ax.set(xlabel="% of submissions passing", xlim=(0, 100), title="Pass rate of each test")
+    return "<h2>Tests</h2>" + _figure_svg(fig)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import re
+import signal
 import time
 import unicodedata
 from collections import defaultdict
@@ -121,9 +122,9 @@ def _grade_in_processes(submissions, autograder: Autograder, limits, isolation, 
         if not remaining:
             return
         lost = []
-        with ProcessPoolExecutor(max_workers=max(1, min(jobs, len(remaining))), mp_context=context,
-                                 initializer=_start_grader,
-                                 initargs=(autograder.folder, limits, isolation)) as pool:
+        pool = ProcessPoolExecutor(max_workers=max(1, min(jobs, len(remaining))), mp_context=context,
+                                   initializer=_start_grader, initargs=(autograder.folder, limits, isolation))
+        try:
             started = time.monotonic()
             futures = {pool.submit(_grade, s): s for s in remaining}
             for future in as_completed(futures):
@@ -138,6 +139,8 @@ def _grade_in_processes(submissions, autograder: Autograder, limits, isolation, 
                 except Exception as error:  # the program's edge: one submission, never the run
                     result = all_failed(submission, autograder, _grader_failed(error), started)
                 yield submission, result
+        finally:  # on an interruption too: what has not started never will
+            pool.shutdown(wait=True, cancel_futures=True)
         remaining = lost
     for submission in remaining:
         yield submission, all_failed(submission, autograder, "a grading process ended twice while "
@@ -157,6 +160,7 @@ _grader: Grader | NoGrader | None = None  # in each grading process: its own Gra
 
 def _start_grader(folder: Path, limits: Limits, isolation: Isolation) -> None:
     global _grader
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent, which stops the pool
     try:
         _grader = Grader(load_autograder_from(folder), limits, isolation)
     except Exception as error:  # the edge of this process: said once, by the parent, not per submission
