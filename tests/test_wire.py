@@ -1,4 +1,4 @@
-"""What a worker sends is data, never code."""
+"""What a worker sends is data, never code, never a verdict, and never more than the grader allows."""
 import io
 import pickle
 import zipfile
@@ -6,6 +6,8 @@ import zipfile
 import numpy as np
 import pytest
 
+from tito.grading.contract import GradedTest
+from tito.grading.judge import Incident, Report, import_error, is_ready, read_report, verdict
 from tito.grading.wire import MAX_MESSAGE, WireError, decode, encode
 
 pytestmark = pytest.mark.grading
@@ -124,3 +126,38 @@ def test_arrays_come_back_writable_in_their_layout():
     value = np.asfortranarray(np.arange(6.0).reshape(2, 3))
     back = decode(encode({"a": value}))["a"]
     assert np.array_equal(back, value) and back.flags.writeable
+
+
+# The worker's vocabulary, as the grader reads it: observations or an exception, nothing else.
+
+def test_a_report_is_observations_or_an_exception():
+    assert read_report({"type": "result", "scenario": "s", "observations": {"x": 1}}, "s").observations == {"x": 1}
+    error = {"type": "ValueError", "message": "bad", "where": "m.py:3"}
+    assert read_report({"type": "result", "scenario": "s", "error": error}, "s").error == "ValueError: bad (at m.py:3)"
+    assert import_error({"type": "import_error", "error": {"type": "NotImplementedError"}}) == "not implemented yet"
+    assert is_ready({"type": "ready"}) and not is_ready({"type": "ready", "status": "passed"})
+
+
+@pytest.mark.parametrize("message", [
+    {"type": "result", "scenario": "s", "status": "passed"},
+    {"type": "result", "scenario": "s", "observations": {}, "status": "passed"},
+    {"type": "result", "scenario": "s", "observations": {}, "points": 100},
+    {"type": "result", "scenario": "other", "observations": {}},
+    {"type": "result", "observations": {}},
+    {"type": "verdict", "scenario": "s", "observations": {}},
+    {"type": np.array(["result", "result"]), "scenario": "s", "observations": {}},
+    {"type": "result", "scenario": "s", "error": "not a dict"},
+    {"type": "result", "scenario": "s", "error": {"type": "E", "status": "passed"}},
+    {"type": "result", "scenario": "s", "error": {"message": "no type"}},
+    {"type": "result", "scenario": "s", "error": {"type": np.array([1, 2])}},
+    "timeout", None, [],
+])
+def test_anything_else_is_no_report(message):
+    assert read_report(message, "s") is None
+
+
+def test_only_the_grader_makes_a_status():
+    test = GradedTest("t", "a concept", 5, "s", lambda observed, expected: None)  # accepts anything
+    assert verdict(test, Report(observations={}), {}).status == "passed"
+    assert verdict(test, Report(error="RuntimeError: x"), {}).score == 0
+    assert verdict(test, Incident("timeout", "it ran too long"), {}).status == "timeout"

@@ -134,7 +134,7 @@ class Grader:
             apart.collect(observed)
         finally:
             apart.stop()
-        outcomes = [_judge(t, observed[t.scenario], self.autograder.expected) for t in self.autograder.tests]
+        outcomes = [verdict(t, observed[t.scenario], self.autograder.expected) for t in self.autograder.tests]
         return SubmissionResult(submission.student, str(submission.source), outcomes,
                                 seconds=time.monotonic() - started)
 
@@ -295,7 +295,7 @@ def _lost(status, running: RunningJob, limits: Limits) -> str:
     return running.exit_reason()
 
 
-def _judge(test, seen: Report | Incident, expected: dict) -> TestOutcome:
+def verdict(test, seen: Report | Incident, expected: dict) -> TestOutcome:
     """The grader's verdict: a test passes only when its check accepts the observations."""
     def outcome(status, message=""):
         score = test.points if status == "passed" else 0.0
