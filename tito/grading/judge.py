@@ -47,6 +47,8 @@ class SubmissionResult:
     outcomes: list[TestOutcome]
     problem: str = ""  # why the whole submission scored nothing, if it did
     seconds: float = 0.0
+    output: str = ""  # the first part of what the student's code printed, as the zygote read it
+    output_cut: bool = False  # the rest of it was cut
 
     @property
     def score(self) -> float:
@@ -72,6 +74,7 @@ class Autograder:
 # What stays with the instructor: the material that validates the autograder, and the script that
 # makes its expected values. Everything else in an autograder folder is what grading needs.
 LATE_SECONDS = 1.0  # a test still running after this starts the remaining ones apart
+MIN_TASKS = 4  # processes or threads a worker that runs apart may start, at least
 
 INSTRUCTOR_ONLY = ("mutants", "correct", "samples", "make_expected.py", "__pycache__")
 
@@ -127,18 +130,20 @@ class Grader:
         scenarios = list(dict.fromkeys(test.scenario for test in self.autograder.tests))
         observed: dict[str, Report | Incident] = {}
         apart = _Apart(self, cells)
+        job = Job(cells, scenarios, self.limits)
+        running = self.start_worker(job)
         try:
-            problem = self._run_worker(Job(cells, scenarios, self.limits), observed, apart)
+            problem = self._run_worker(running, job, observed, apart)
             if problem:
-                return all_failed(submission, self.autograder, problem, started)
+                return all_failed(submission, self.autograder, problem, started, running.output())
             apart.collect(observed)
         finally:
             apart.stop()
         outcomes = [verdict(t, observed[t.scenario], self.autograder.expected) for t in self.autograder.tests]
         return SubmissionResult(submission.student, str(submission.source), outcomes,
-                                seconds=time.monotonic() - started)
+                                seconds=time.monotonic() - started, **_printed(running.output()))
 
-    def _run_worker(self, job: Job, observed: dict, apart: "_Apart") -> str:
+    def _run_worker(self, running: RunningJob, job: Job, observed: dict, apart: "_Apart") -> str:
         """Run the scenarios in one worker; return a problem that ends the grading ("" if none).
 
         A correct test answers in milliseconds. When one is late, the tests after it start at
@@ -147,7 +152,6 @@ class Grader:
         the lowest CPU priority, so that they do not slow other submissions' tests.
         """
         started = time.monotonic()
-        running = self.start_worker(job)
         try:
             first = running.receive(self.limits.test_seconds * 3)
             failure = import_error(first)
@@ -198,9 +202,11 @@ class _Apart:
     def start(self, names: list[str]) -> None:
         if not self.started:
             self.started = time.monotonic()
-            # Side by side, each gets half the memory and the lowest CPU priority: a bomb or a loop
-            # in code that every test runs slows down no other submission.
-            limits = replace(self.grader.limits, memory_mb=self.grader.limits.memory_mb // 2)
+            # Side by side, each gets half the memory, a share of the processes (each worker is a
+            # user of its own, counted apart) and the lowest CPU priority: a bomb or a loop in code
+            # that every test runs slows down no other submission.
+            own = self.grader.limits
+            limits = replace(own, memory_mb=own.memory_mb // 2, tasks=max(MIN_TASKS, own.tasks // max(1, len(names))))
             self.running = [(name, self.grader.start_worker(Job(self.cells, [name], limits))) for name in names]
             for _, job in self.running:
                 job.demote()
@@ -312,8 +318,13 @@ def verdict(test, seen: Report | Incident, expected: dict) -> TestOutcome:
     return outcome("failed", failure) if failure else outcome("passed")
 
 
-def all_failed(submission: Submission, autograder: Autograder, problem: str, started: float) -> SubmissionResult:
+def all_failed(submission: Submission, autograder: Autograder, problem: str, started: float,
+               printed: tuple[str, bool] = ("", False)) -> SubmissionResult:
     """Nothing of the submission could be graded: every test scores 0, for `problem`."""
     outcomes = [TestOutcome(t.name, t.concept, t.points, 0.0, "error", problem) for t in autograder.tests]
     return SubmissionResult(submission.student, str(submission.source or ""), outcomes, problem,
-                            time.monotonic() - started)
+                            time.monotonic() - started, **_printed(printed))
+
+
+def _printed(output: tuple[str, bool]) -> dict:
+    return {"output": output[0], "output_cut": output[1]}

@@ -107,7 +107,17 @@ def feedback_markdown(result: SubmissionResult) -> str:
             lines += [f"### {o.concept} ({o.points:g} points)", "", code_block(o.message), ""]
     lines += ["## Every test", "", "| test | result | points |", "| --- | --- | --- |"]
     lines += [f"| {o.concept} | {o.status} | {o.score:g}/{o.points:g} |" for o in result.outcomes]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _printed_section(result)) + "\n"
+
+
+def _printed_section(result: SubmissionResult) -> list[str]:
+    """What the student's code printed, as a code block no text inside can close."""
+    if not result.output:
+        return []
+    size = len(result.output.encode()) // 1024 or 1
+    told = (f"The first {size} KB of what your code printed (the rest was cut):" if result.output_cut
+            else "What your code printed:")
+    return ["", "## What your code printed", "", told, "", code_block(result.output.rstrip("\n"))]
 
 
 def feedback_html(result: SubmissionResult) -> str:

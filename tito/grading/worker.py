@@ -6,11 +6,12 @@ scenarios to run, the limits), runs the scenarios and sends back what it observe
 """
 from __future__ import annotations
 
-import ctypes
+import io
 import json
 import os
 import resource
 import signal
+import sys
 import tempfile
 import traceback
 from dataclasses import asdict, dataclass
@@ -18,10 +19,12 @@ from pathlib import Path
 
 from tito.cells import Cell
 from tito.exporter import run_cells
+from tito.grading import isolation
 from tito.grading.wire import encode, frame
 
 MESSAGE_LIMIT = 500
-PR_SET_DUMPABLE = 4
+OUTPUT_BUDGET = 64 * 1024  # bytes Python's printing sends on, more than the zygote keeps
+THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 # The worker's messages, in order: READY (or {"type": "import_error", "error": ERROR}), then one
 # {"type": "result", "scenario": NAME, "observations": ...} or {..., "error": ERROR} per scenario,
@@ -34,7 +37,6 @@ class Limits:
     test_seconds: float = 5.0  # wall time of one test (a correct one takes milliseconds)
     cpu_seconds: int = 60  # CPU time of one worker process
     memory_mb: int = 512  # address space of one worker process (a correct one peaks near 150 MB)
-    output_kb: int = 1024  # what the student's code may print, in all
     tasks: int = 32  # processes and threads the student's code may start (a fork bomb stops there)
 
 
@@ -54,24 +56,35 @@ class Job:
         return cls([tuple(c) for c in raw["cells"]], raw["scenarios"], Limits(**raw["limits"]))
 
 
-def run_job(scenarios, job_fd: int, results_fd: int, scratch: str) -> None:
-    """The worker process, from fork to exit."""
+def run_job(scenarios, job_fd: int, results_fd: int, output_fd: int, mode: str, job_number: int,
+            folder: str) -> None:
+    """The worker process, from fork to exit: isolated first, then the student's code."""
     os.setsid()  # its own process group: everything the submission starts can be killed at once
-    _undumpable()
+    isolation.enter(mode, job_number, folder)
     with os.fdopen(job_fd, "rb") as f:
         job = Job.from_json(f.read())
     results = os.fdopen(results_fd, "wb", buffering=0)
-    confine(job.limits, Path(scratch))
+    confine(job.limits, folder, output_fd)
     cells = [Cell("code", text, {}, Path(name), line, index) for text, name, line, index in job.cells]
     source = cells[0].path.as_posix() if cells else "submission"
     try:
         student = run_cells(cells, "submission", source)
     except BaseException as error:  # whatever the student's code raises, report it
         results.write(frame(encode({"type": "import_error", "error": describe(error, source)})))
-        os._exit(0)
+        _exit()
     results.write(frame(encode(READY)))
     for name in job.scenarios:
         results.write(frame(run_scenario(scenarios, student, name, source)))
+    _exit()
+
+
+def _exit() -> None:
+    """End without running the student's exit handlers, once what it printed has been written."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # the student's code may have replaced or closed it
+            pass
     os._exit(0)
 
 
@@ -83,30 +96,72 @@ def run_scenario(scenarios, student, name: str, source: str) -> bytes:
         return encode({"type": "result", "scenario": name, "error": describe(error, source)})
 
 
-def confine(limits: Limits, scratch: Path) -> None:
-    """Resource limits, a scratch working folder, and the student's output sent to a capped file."""
+def confine(limits: Limits, folder: str, output_fd: int) -> None:
+    """Resource limits, a cleared environment, and the student's output sent to the zygote."""
     memory = limits.memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
     tasks = tasks_of(os.getuid()) + limits.tasks
     resource.setrlimit(resource.RLIMIT_NPROC, (tasks, tasks))
-    output = limits.output_kb * 1024
-    resource.setrlimit(resource.RLIMIT_FSIZE, (output, output))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (isolation.JOB_BYTES, isolation.JOB_BYTES))  # files, not pipes
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the cap fails instead of killing
-    os.chdir(scratch)
-    os.environ["TMPDIR"] = tempfile.tempdir = str(scratch)  # the student's temporary files go with the job
-    log = os.open(scratch / "output.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    os.environ.clear()
+    os.environ.update(job_environment(folder))
+    tempfile.tempdir = folder  # the student's temporary files go with the job
+    sys.path[:] = [p for p in sys.path if p and os.path.isabs(p)]  # nothing relative to the working folder
+    os.dup2(output_fd, 1)
+    os.dup2(output_fd, 2)
+    os.close(output_fd)
+    _print_to_the_zygote()
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+
+
+class _CappedOutput(io.RawIOBase):
+    """File descriptors 1 and 2, past which Python's own printing stops once the zygote has
+    seen more than it keeps: printing any amount then costs no more than formatting it. (Writes
+    to the descriptors themselves still reach the zygote, which discards them.)"""
+
+    def __init__(self, budget: int):
+        self.budget = budget
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        size = len(data)
+        if self.budget > 0:
+            kept = bytes(data[:self.budget])
+            self.budget -= len(kept)
+            try:
+                while kept:
+                    kept = kept[os.write(1, kept):]
+            except OSError:
+                self.budget = 0
+        return size
+
+
+def _print_to_the_zygote() -> None:
+    """sys.stdout (line-buffered, as in a terminal) and sys.stderr share one _CappedOutput."""
+    raw = _CappedOutput(OUTPUT_BUDGET)
+    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.BufferedWriter(raw), "utf-8", "backslashreplace",
+                                                   line_buffering=True)
+    sys.stderr = sys.__stderr__ = io.TextIOWrapper(raw, "utf-8", "backslashreplace", write_through=True)
+
+
+def job_environment(folder: str) -> dict[str, str]:
+    """All a job's processes see of an environment: none of the grader's variables."""
+    return {"PATH": f"{os.path.dirname(sys.executable)}:/usr/local/bin:/usr/bin:/bin",
+            "HOME": os.path.join(folder, "home"), "TMPDIR": folder, "LANG": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1", **THREADS}
 
 
 def tasks_of(uid: int) -> int:
     """Processes and threads of `uid` that this process can see: what RLIMIT_NPROC counts.
 
-    In the sandbox only the sandbox's are seen: exactly what the kernel counts in a user
-    namespace; without one, the uid's other processes on the machine are missed, and the limit
-    only gets stricter.
+    A job with a user of its own, or in a user and PID namespace of its own, sees exactly what
+    the kernel counts for it; otherwise what it cannot see only makes the limit stricter.
     """
     count = 0
     for entry in filter(str.isdigit, os.listdir("/proc")):
@@ -132,11 +187,3 @@ def describe(error: BaseException, source: str) -> dict:
     except BaseException:  # an exception can be built to fail even here
         where, message = "", "(the exception could not be described)"
     return {"type": type(error).__name__[:100], "message": message, "where": where}
-
-
-def _undumpable() -> None:
-    """Other processes of the same user may not read this one's memory or files in /proc."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass

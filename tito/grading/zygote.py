@@ -1,16 +1,19 @@
-"""The zygote: a small process, inside the sandbox, that forks one worker per submission.
+"""The zygote: a small process that forks one worker per job, each apart from all the others.
 
 It starts once per grading run, imports numpy and the hidden scenarios (read from its standard
 input, so the autograder's folder need not be visible in the sandbox), and then forks workers on
-request, which costs about a millisecond instead of a fresh interpreter's tenth of a second.
-It also reaps: every process a submission starts, even one that detached itself, ends up its
-child (it is the sandbox's PID 1, or a child subreaper outside one) and is killed.
+request, which costs a few milliseconds instead of a fresh interpreter's tenth of a second. Each
+worker is set up as `isolation` says (its own namespaces, user and tmpfs where the machine allows
+them). The zygote keeps the first OUTPUT_KEPT bytes of what each job printed and tells the grader,
+when a job ends, how it ended and what it printed. No job can reach it: its control socket and
+every other job's pipes are closed in the job before the student's code runs.
 
-    python -m tito.grading.zygote CONTROL_FD  < scenarios.py
+    python -P -m tito.grading.zygote CONTROL_FD MODE  < scenarios.py
 """
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import importlib
 import json
 import os
@@ -22,126 +25,241 @@ import sys
 import tempfile
 import time
 import types
+from dataclasses import dataclass, field
 
 import numpy  # noqa: F401  (imported once here, shared by every forked worker)
 
-from tito.grading import worker
+from tito.grading import isolation, worker
 
-# Imported before privileges are dropped, for student code that uses them: outside a sandbox the
-# unprivileged user may not be able to read the Python installation afterwards.
-PRELOAD = ("abc", "collections", "copy", "dataclasses", "functools", "itertools", "math", "numbers",
-           "typing", "warnings", "zipfile", "numpy.linalg", "numpy.random", "numpy.lib.format")
-PR_SET_CHILD_SUBREAPER = 36
+# Imported before the jobs change user, for student code that uses them: outside a sandbox a
+# job's user may not be able to read the Python installation.
+PRELOAD = ("abc", "bisect", "collections", "contextlib", "copy", "dataclasses", "enum", "functools", "heapq",
+           "inspect", "itertools", "json", "math", "numbers", "operator", "pathlib", "random", "re", "statistics",
+           "string", "subprocess", "tempfile", "textwrap", "typing", "warnings", "zipfile", "numpy.linalg",
+           "numpy.random", "numpy.lib.format")
+PR_SET_PDEATHSIG = 1
 ORPHAN_SCAN_SECONDS = 0.5
 DISK_CHECK_SECONDS = 0.02  # a bomb writes 50 MB in that time, not more
-JOB_SCRATCH_BYTES = 32 * 2 ** 20  # what one job may hold in its folder, files counted as pages
-SCRATCH_BYTES = 1024 * 2 ** 20  # the sandbox's /scratch, with room for many bombs while they are killed
-MAX_SCRATCH_FILES = 10_000
+OUTPUT_KEPT = 4096  # bytes of what a job printed that reach the grader
+OUTPUT_PIPE = 2 ** 20  # the size of a job's output pipe
+SPLICES = 8  # pipefuls discarded at one wake-up, at most
 LOWEST_PRIORITY = 19  # nice value
+
+
+@dataclass
+class _Job:
+    job: int
+    output: int  # read end of the job's stdout and stderr
+    folder: str = ""  # made by the zygote, outside namespaces only
+    printed: bytearray = field(default_factory=bytearray)
+    cut: bool = False
 
 
 def main() -> None:
     control = socket.socket(fileno=int(sys.argv[1]))
+    mode = sys.argv[2]
     scenarios = load_scenarios(sys.stdin.read())
     for name in PRELOAD:
         importlib.import_module(name)
-    _become_subreaper()
-    _drop_root()
+    isolation.python_paths()  # found once, here, for every job
+    if mode == "namespaces" and os.getuid() == 0 and os.getpid() != 1:
+        _own_namespaces(control)
+    isolation.adopt_orphans()
     control.send(json.dumps({"op": "ready", "pid": os.getpid()}).encode())
-    serve(control, scenarios)
+    Zygote(control, scenarios, mode).serve()
 
 
-def serve(control: socket.socket, scenarios) -> None:
-    workers: dict[int, tuple[int, str]] = {}  # pid -> (job, scratch folder)
-    reasons: dict[int, str] = {}  # pid -> why we killed that worker
-    sandboxed = os.getpid() == 1
-    last_scan = 0.0
-    child_ended = _wake_on_sigchld()
-    while True:
-        ready = select.select([control, child_ended], [], [], DISK_CHECK_SECONDS)[0]
-        if child_ended in ready:
-            os.read(child_ended, 4096)
-        if control in ready:
-            try:
-                data, fds, _, _ = socket.recv_fds(control, 4096, 2)
-            except OSError:
-                data = b""
-            if not data:
-                break
-            request = json.loads(data)
-            if request["op"] == "start":
-                scratch = tempfile.mkdtemp(prefix=f"job{request['job']}-")
-                pid = fork_worker(control, scenarios, fds, scratch)
-                workers[pid] = (request["job"], scratch)
-            elif request["op"] in ("kill", "demote"):
-                for pid, (job, _) in workers.items():
-                    if job == request["job"]:
-                        (_kill_group if request["op"] == "kill" else _demote_group)(pid)
-        ended = reap(control, workers, reasons)
-        if ended or time.monotonic() - last_scan > ORPHAN_SCAN_SECONDS:
-            kill_orphans(workers)
-            last_scan = time.monotonic()
-        police_disk(workers, reasons)
-        if sandboxed:
-            if ended:
-                remove_strays(workers)
-            police_scratch(workers)
-    for pid in workers:
-        _kill_group(pid)
-    kill_orphans({})
+class Zygote:
+    def __init__(self, control: socket.socket, scenarios, mode: str):
+        self.control, self.scenarios, self.mode = control, scenarios, mode
+        self.workers: dict[int, _Job] = {}  # pid -> its job
+        self.reasons: dict[int, str] = {}  # pid -> why we killed that worker
+        self.by_output: dict[int, _Job] = {}  # output fd -> its job
+        self.poller = select.poll()
+        self.devnull = os.open(os.devnull, os.O_WRONLY)
 
+    def serve(self) -> None:
+        child_ended = _wake_on_sigchld()
+        self.poller.register(self.control, select.POLLIN)
+        self.poller.register(child_ended, select.POLLIN)
+        last_scan = 0.0
+        while True:
+            for fd, _ in self.poller.poll(DISK_CHECK_SECONDS * 1000):
+                if fd == child_ended:
+                    os.read(child_ended, 4096)
+                elif fd == self.control.fileno():
+                    if not self.answer():
+                        return self.end()
+                elif fd in self.by_output:
+                    self.take_output(self.by_output[fd])
+            ended = self.reap()
+            if self.mode != "namespaces":
+                if ended or time.monotonic() - last_scan > ORPHAN_SCAN_SECONDS:
+                    kill_orphans(self.workers)
+                    last_scan = time.monotonic()
+                self.police_disk()
 
-def fork_worker(control, scenarios, fds: list[int], scratch: str) -> int:
-    job_fd, results_fd = fds
-    pid = os.fork()
-    if pid == 0:
+    def answer(self) -> bool:
+        """Serve one request of the grader; False when the grader has gone."""
         try:
-            control.close()
-            signal.set_wakeup_fd(-1)
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            worker.run_job(scenarios, job_fd, results_fd, scratch)
-        finally:
-            os._exit(70)
-    os.close(job_fd)
-    os.close(results_fd)
-    return pid
+            data, fds, _, _ = socket.recv_fds(self.control, 4096, 2)
+        except OSError:
+            data = b""
+        if not data:
+            return False
+        request = json.loads(data)
+        if request["op"] == "start":
+            self.start(request["job"], fds)
+        elif request["op"] in ("kill", "demote"):
+            for pid, job in list(self.workers.items()):
+                if job.job == request["job"]:
+                    (self.kill if request["op"] == "kill" else self.demote)(pid)
+        return True
 
-
-def reap(control, workers, reasons) -> bool:
-    """Collect finished children; tell the grader how each worker ended. True if any ended."""
-    reaped = False
-    while True:
+    def start(self, job: int, fds: list[int]) -> None:
+        job_fd, results_fd = fds
+        output_r, output_w = os.pipe()
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return reaped
+            fcntl.fcntl(output_w, fcntl.F_SETPIPE_SZ, OUTPUT_PIPE)  # fewer wake-ups for a flood
+        except OSError:
+            pass
+        folder = ""
+        try:
+            if self.mode != "namespaces":
+                folder = tempfile.mkdtemp(prefix=f"tito-job{job}-")
+                if self.mode == "uid":
+                    isolation.give_folder(folder, job)
+            pid = isolation.fork_job(self.mode)
+        except OSError as error:  # the job gets a reason; the zygote goes on with the others
+            pid, refused = -1, f"the grader could not isolate it ({error})"
         if pid == 0:
-            return reaped
-        reaped = True
-        if pid in workers:
-            job, scratch = workers.pop(pid)
-            _kill_group(pid)
-            shutil.rmtree(scratch, ignore_errors=True)
-            control.send(json.dumps({"op": "exited", "job": job, "code": os.waitstatus_to_exitcode(status),
-                                     "reason": reasons.pop(pid, "")}).encode())
+            try:
+                _keep_only(job_fd, results_fd, output_w)
+                signal.set_wakeup_fd(-1)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                worker.run_job(self.scenarios, job_fd, results_fd, output_w, self.mode, job,
+                               folder or isolation.JOB_ROOT)
+            finally:
+                os._exit(70)
+        for fd in (job_fd, results_fd, output_w):
+            os.close(fd)
+        os.set_blocking(output_r, False)
+        record = _Job(job, output_r, folder)
+        self.by_output[output_r] = record
+        self.poller.register(output_r, select.POLLIN)
+        if pid < 0:
+            self.finish(record, 1, refused)
+        else:
+            self.workers[pid] = record
 
+    def take_output(self, job: _Job) -> bool:
+        """Read what a job printed: the first OUTPUT_KEPT bytes are kept, the rest discarded
+        (spliced to /dev/null, never copied). False when there is nothing more to read now; at
+        the end of the pipe, or on an error, the pipe is closed."""
+        try:
+            if len(job.printed) < OUTPUT_KEPT:
+                chunk = os.read(job.output, OUTPUT_KEPT - len(job.printed))
+                job.printed += chunk
+                size = len(chunk)
+            else:
+                size = self.discard(job)
+        except BlockingIOError:
+            return False
+        except OSError:
+            size = 0
+        if not size:
+            self.close_output(job)
+        return size > 0
 
-def police_disk(workers, reasons) -> None:
-    """Kill every job whose folder holds more than JOB_SCRATCH_BYTES (a correct one holds
-    kilobytes), before it fills the disk under the others."""
-    for pid, (_, scratch) in workers.items():
-        if pid not in reasons and footprint(scratch) > JOB_SCRATCH_BYTES:
-            reasons[pid] = "it filled the grader's disk"
-            _kill_group(pid)
+    def discard(self, job: _Job) -> int:
+        """Up to SPLICES pipefuls of a job's output past the first OUTPUT_KEPT bytes, dropped."""
+        size = os.splice(job.output, self.devnull, OUTPUT_PIPE)
+        job.cut = job.cut or size > 0
+        for _ in range(SPLICES - 1):
+            try:
+                more = os.splice(job.output, self.devnull, OUTPUT_PIPE)
+            except BlockingIOError:
+                break
+            if not more:
+                break
+            size += more
+        return size
 
+    def close_output(self, job: _Job) -> None:
+        if job.output >= 0:
+            self.poller.unregister(job.output)
+            del self.by_output[job.output]
+            os.close(job.output)
+            job.output = -1
 
-def police_scratch(workers) -> None:
-    """In the sandbox, /scratch is one tmpfs for every job: when it holds half of SCRATCH_BYTES
-    or too many files, remove what is outside the live jobs' folders."""
-    disk = os.statvfs(tempfile.gettempdir())
-    used = (disk.f_blocks - disk.f_bfree) * disk.f_frsize
-    if used * 2 >= SCRATCH_BYTES or disk.f_files - disk.f_ffree >= MAX_SCRATCH_FILES:
-        remove_strays(workers)
+    def reap(self) -> bool:
+        """Collect finished children; tell the grader how each worker ended. True if any ended."""
+        reaped = False
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return reaped
+            if pid == 0:
+                return reaped
+            reaped = True
+            if pid in self.workers:
+                self.kill(pid)
+                code = isolation.exit_code(self.mode, os.waitstatus_to_exitcode(status))
+                self.finish(self.workers.pop(pid), code, self.reasons.pop(pid, ""))
+
+    def finish(self, job: _Job, code: int, reason: str) -> None:
+        for _ in range(64):  # what is left: a pipe's worth, unless a process outside namespaces still writes
+            if job.output < 0 or not self.take_output(job):
+                break
+        self.close_output(job)
+        if job.folder:
+            shutil.rmtree(job.folder, ignore_errors=True)
+        self.control.send(json.dumps({"op": "exited", "job": job.job, "code": code, "reason": reason,
+                                      "output": job.printed.decode(errors="replace"), "cut": job.cut}).encode())
+
+    def kill(self, pid: int) -> None:
+        """Kill a job and everything it started. In its own PID namespace it is PID 1, whose end
+        ends every other process there; otherwise its process group, and, when it has a user of
+        its own, every process of that user."""
+        for kill in (os.kill, os.killpg):
+            try:
+                kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if self.mode == "uid" and pid in self.workers:
+            _kill_user(isolation.job_uid(self.workers[pid].job))
+
+    def demote(self, pid: int) -> None:
+        """The lowest CPU priority for a job and what it started: it can no longer slow the others.
+
+        The worker itself first: a new one may not have made its process group yet, and what it
+        starts later inherits its priority. A job with a user of its own: every process of it."""
+        targets = [(os.PRIO_PROCESS, pid), (os.PRIO_PGRP, pid)]
+        if os.getuid() == 0:
+            targets.append((os.PRIO_USER, isolation.job_uid(self.workers[pid].job)))
+        for which, who in targets:
+            try:
+                os.setpriority(which, who, LOWEST_PRIORITY)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def police_disk(self) -> None:
+        """Outside namespaces a job's folder is not a capped tmpfs: kill every job whose folder
+        holds more than isolation.JOB_BYTES, before it fills the disk under the others."""
+        for pid, job in self.workers.items():
+            if pid not in self.reasons and footprint(job.folder) > isolation.JOB_BYTES:
+                self.reasons[pid] = "it filled the grader's disk"
+                self.kill(pid)
+
+    def end(self) -> None:
+        """Kill every job. In namespaces that ends everything they started; otherwise what they
+        left behind is found among this process's children (its /proc is then its own PID
+        namespace's, or the machine's)."""
+        for pid in list(self.workers):
+            self.kill(pid)
+        if self.mode != "namespaces":
+            kill_orphans({})
 
 
 def footprint(folder: str) -> int:
@@ -156,20 +274,6 @@ def footprint(folder: str) -> int:
     return total
 
 
-def remove_strays(workers) -> None:
-    """In the sandbox: remove everything in /scratch outside the live jobs' folders."""
-    live = {scratch for _, scratch in workers.values()}
-    for entry in os.scandir(tempfile.gettempdir()):
-        if entry.path not in live:
-            if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path, ignore_errors=True)
-            else:
-                try:
-                    os.unlink(entry.path)
-                except OSError:
-                    pass
-
-
 def kill_orphans(workers) -> None:
     """Kill every child of ours that is not a worker: processes a submission left behind."""
     me = str(os.getpid())
@@ -182,13 +286,53 @@ def kill_orphans(workers) -> None:
         except OSError:
             continue
         if parent == me:
-            _kill(int(entry))
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 def load_scenarios(source: str) -> types.ModuleType:
     module = types.ModuleType("scenarios")
     exec(compile(source, "scenarios.py", "exec"), module.__dict__)
     return module
+
+
+def _own_namespaces(control: socket.socket) -> None:
+    """Root without bubblewrap: continue as PID 1 of a new PID namespace without network, so that
+    every job ends with this process and none can reach the network. The first process stays
+    only to wait for it (and kills it if the grader goes)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if libc.unshare(isolation.CLONE_NEWPID | isolation.CLONE_NEWNET) != 0:
+        raise OSError(ctypes.get_errno(), "the zygote could not make its namespaces")
+    pid = os.fork()
+    if pid:
+        control.close()
+        os._exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) & 0xFF)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def _keep_only(*fds: int) -> None:
+    """In a new job: close every file descriptor but `fds` (and 0, 1, 2, replaced later): the
+    control socket, the other jobs' pipes, the zygote's wake-up pipe."""
+    start = 3
+    for fd in sorted(fds):
+        os.closerange(start, fd)
+        start = fd + 1
+    os.closerange(start, os.sysconf("SC_OPEN_MAX"))
+
+
+def _kill_user(uid: int) -> None:
+    """Kill every process of `uid`, atomically: kill(-1) from a process of that user."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setresuid(uid, uid, uid)
+            os.kill(-1, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
 
 
 def _wake_on_sigchld() -> int:
@@ -198,45 +342,6 @@ def _wake_on_sigchld() -> int:
     signal.set_wakeup_fd(write)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     return read
-
-
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _demote_group(pid: int) -> None:
-    """The lowest CPU priority for a worker and what it started: it can no longer slow the others.
-
-    The worker itself first: a new one may not have made its process group yet, and what it
-    starts later inherits its priority."""
-    for which in (os.PRIO_PROCESS, os.PRIO_PGRP):
-        try:
-            os.setpriority(which, pid, LOWEST_PRIORITY)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
-def _kill(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _become_subreaper() -> None:
-    if os.getpid() != 1:
-        ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-
-
-def _drop_root() -> None:
-    """Started as root (bubblewrap run by root, or no sandbox): continue as `nobody`."""
-    if os.getuid() == 0:
-        os.setgroups([])
-        os.setgid(65534)
-        os.setuid(65534)
 
 
 if __name__ == "__main__":
