@@ -16,3 +16,6 @@ def test_solution_notebook_executes_in_a_kernel(course_copy, monkeypatch):
     assert errors == []
     images = [o for cell in notebook.cells for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
     assert len(images) >= 3, "the convergence, schedule and systems plots are drawn"
+    texts = [str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
+             for cell in notebook.cells for o in cell.get("outputs", [])]
+    assert [t for t in texts if " at 0x" in t] == [], "an output is an object's raw repr"

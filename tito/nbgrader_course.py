@@ -40,7 +40,8 @@ def write_source_notebook(module: Module, tests, folder: Path) -> Path:
 
     notebook = jupytext.read(module.solution)
     for cell in notebook.cells:
-        if cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
+        if cell.cell_type == "code" and cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
+            # the visible tests become checks; written answers (markdown) stay graded by hand
             cell.metadata.nbgrader.update(grade=False, locked=True)
             cell.metadata.nbgrader.pop("points", None)
     notebook.cells.append(new_markdown_cell(BRIDGE_INTRO, metadata=_nbgrader("autograded_intro")))

@@ -22,33 +22,40 @@ class Optimizer:
     """
 
     def __init__(self, params: Iterable, lr: float, **hyperparams):
-        """Hints: `not self.params` is true for an empty list; `hasattr(p, "data")` checks an
-        element (reject numpy arrays too: they have a `.data` of their own, a memoryview).
-        Error messages name the value and the accepted range, as in
+        """Refuse what cannot work, before keeping anything:
+
+        - no parameters at all: ValueError (an optimizer built before the model's layers exist
+          would train nothing, silently);
+        - an element that is not a parameter (no `.data`, or a bare numpy array, whose `.data`
+          is a memoryview): TypeError;
+        - lr < 0: ValueError. lr = 0 is allowed (a frozen run, a warm-up that starts at 0).
+
+        Each message names the value and what is accepted, for example
         "Invalid learning rate: -0.1 (must be >= 0)".
         """
         self.params = list(params)
-        # TODO: raise ValueError for no params or lr < 0, and TypeError for an element that is not a parameter.
-        raise NotImplementedError("raise ValueError for no params or lr < 0, and TypeError for an element that is not a parameter.")
+        # TODO: refuse no parameters, a non-parameter and a negative lr.
+        raise NotImplementedError("refuse no parameters, a non-parameter and a negative lr.")
         self.lr = lr
         self.hyperparams = hyperparams  # every hyper-parameter except lr, by name
         self.state = {}  # index of a parameter in self.params -> {buffer name: value}
         self.step_count = 0
 
     def zero_grad(self) -> None:
-        """Forget every gradient, so that the next backward() starts from nothing."""
-        # TODO: set the grad of every parameter to None.
-        raise NotImplementedError("set the grad of every parameter to None.")
+        """Forget every gradient: each parameter's grad becomes None (not an array of zeros)."""
+        # TODO: forget the gradient of every parameter.
+        raise NotImplementedError("forget the gradient of every parameter.")
 
     def step(self) -> None:
-        """Update every parameter that has a gradient, then count the step.
+        """Apply the update rule to every parameter that has a gradient, then count the step.
 
-        Parameter i's state is the dict `self.state[i]`, created empty the first time
-        (`self.state.setdefault(i, {})`); a parameter whose grad is None is skipped, and gets no
-        state.
+        Each parameter gets its own state dict, the same one at every step, so that what
+        `update` stores there is still there next time; it is kept in `self.state` under the
+        parameter's index and created, empty, at its first update. A parameter whose grad is
+        None gets neither an update nor a state.
         """
-        # TODO: call self.update(p, p.grad, state) for each parameter with a gradient, then count the step.
-        raise NotImplementedError("call self.update(p, p.grad, state) for each parameter with a gradient, then count the step.")
+        # TODO: update each parameter that has a gradient; count the step.
+        raise NotImplementedError("update each parameter that has a gradient; count the step.")
 
     def update(self, p, grad: np.ndarray, state: dict) -> None:
         """Change p.data using grad; keep in `state` whatever must be remembered until next step."""
@@ -59,35 +66,12 @@ class Optimizer:
         return [self.state.get(i, {}).get(name) for i in range(len(self.params))]
 
     def state_dict(self) -> dict:
-        """A new dict with copies of everything needed to resume:
-
-        {"state": {i: {buffer name: value}},
-         "param_groups": [{"lr": lr, <every hyper-parameter>, "params": [0, 1, ...]}],
-         "step_count": step_count}
-        """
-        # TODO: return that dict, with every parameter's buffers copied (copy_buffers).
-        raise NotImplementedError("return that dict, with every parameter's buffers copied (copy_buffers).")
-
-    def check_state_dict(self, state_dict: dict) -> None:
-        """Raise ValueError, saying what does not fit, unless `state_dict` fits this optimizer.
-
-        It fits when it has exactly the keys "state", "param_groups" and "step_count"; one param
-        group, whose keys are "lr", "params" and this optimizer's hyper-parameter names, and whose
-        "params" has one entry per parameter; and state only for indices of parameters, with every
-        array buffer shaped like its parameter.
-        """
-        # TODO: raise ValueError naming the first mismatch (keys, parameter count, hyper-parameter names, buffer shape).
-        raise NotImplementedError("raise ValueError naming the first mismatch (keys, parameter count, hyper-parameter names, buffer shape).")
+        """A snapshot of everything needed to resume training (section 6)."""
+        return optimizer_state_dict(self)
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Restore the buffers, lr, hyper-parameters and step_count saved by state_dict().
-
-        Checks first (check_state_dict), then changes: a dict that does not fit changes nothing.
-        The arrays are copied in, so the optimizer shares no memory with `state_dict`.
-        """
-        self.check_state_dict(state_dict)
-        # TODO: copy the buffers in, then restore lr, every hyper-parameter and step_count.
-        raise NotImplementedError("copy the buffers in, then restore lr, every hyper-parameter and step_count.")
+        """Restore a snapshot made by state_dict(), or refuse it whole (section 6)."""
+        load_optimizer_state_dict(self, state_dict)
 
 
 class SGD(Optimizer):
@@ -95,27 +79,34 @@ class SGD(Optimizer):
 
     def __init__(self, params: Iterable, lr: float = 0.01, momentum: float = 0.0,
                  dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False):
-        """Hint: validate, then hand everything to the base class; its __init__ checks lr."""
-        # TODO: raise ValueError for momentum < 0, weight_decay < 0, or nesterov without momentum > 0 and dampening 0.
-        raise NotImplementedError("raise ValueError for momentum < 0, weight_decay < 0, or nesterov without momentum > 0 and dampening 0.")
+        """Refuse momentum < 0 and weight_decay < 0, and Nesterov unless momentum > 0 and
+        dampening is 0 (ValueError, naming the value), then hand every hyper-parameter to the
+        base class, whose __init__ checks the parameters and lr."""
+        # TODO: refuse invalid momentum, weight_decay and Nesterov settings.
+        raise NotImplementedError("refuse invalid momentum, weight_decay and Nesterov settings.")
         super().__init__(params, lr, momentum=momentum, dampening=dampening,
                          weight_decay=weight_decay, nesterov=nesterov)
 
     def update(self, p, grad: np.ndarray, state: dict) -> None:
-        """g = grad + weight_decay * p
-        with momentum: buf = g at the first step, else buf = momentum * buf + (1 - dampening) * g;
-                       then g = g + momentum * buf (Nesterov) or g = buf
-        p -= lr * g
+        """One SGD step of p, the formulas above in this order:
 
-        Hints: the buffer is state["momentum_buffer"]; update it and p.data in place.
+        1. the gradient with L2 weight decay, using p before the update;
+        2. with momentum, the velocity: the decayed gradient itself at the first step, then
+           momentum times the old velocity plus (1 - dampening) times the decayed gradient;
+           it is the direction, or, with Nesterov, the gradient plus momentum times it;
+        3. p moves against the direction, by lr times it.
+
+        The velocity is this parameter's state["momentum_buffer"], kept from step to step.
+        Work in place where you can (p and the velocity keep their dtype and memory), but never
+        change the array the caller passed as grad.
         """
         # TODO: apply the SGD update to p, keeping the momentum buffer in state.
         raise NotImplementedError("apply the SGD update to p, keeping the momentum buffer in state.")
 
     def has_momentum(self) -> bool:
-        """Whether this optimizer keeps a velocity."""
-        # TODO: return True when the momentum hyper-parameter is not 0.
-        raise NotImplementedError("return True when the momentum hyper-parameter is not 0.")
+        """Whether this optimizer keeps a velocity (its momentum is not 0)."""
+        # TODO: say whether this optimizer keeps a velocity.
+        raise NotImplementedError("say whether this optimizer keeps a velocity.")
 
     def get_momentum_state(self) -> list | None:
         """A copy of each parameter's momentum buffer (None where there is none yet).
@@ -130,8 +121,8 @@ class SGD(Optimizer):
 
         A list whose length is not the number of parameters raises ValueError.
         """
-        # TODO: copy each buffer into the parameter's state, or remove it where the entry is None.
-        raise NotImplementedError("copy each buffer into the parameter's state, or remove it where the entry is None.")
+        # TODO: copy each buffer in, or remove it where the entry is None.
+        raise NotImplementedError("copy each buffer in, or remove it where the entry is None.")
 
 
 class Momentum(SGD):
@@ -142,56 +133,36 @@ class Momentum(SGD):
         super().__init__(params, lr, momentum, dampening, weight_decay, nesterov)
 
 
-BLOCK = 1 << 16  # numbers per block: a block of each array fits in the CPU's cache together
-
-
-def blocks(p, *others):
-    """Walk same-shaped arrays block by block: yields a piece of each, then a scratch piece.
-
-    The pieces are views, so updating a piece in place updates the array. An update applied block
-    by block reads each array from memory once, however many operations it makes on the block
-    (section 4 measures the difference). `p` and every array after it but the first (the
-    gradient, only read) must be contiguous to be walked this way; otherwise the whole arrays
-    come as one block.
-    """
-    arrays = (p, *others)
-    if not all(a.flags.c_contiguous for a in (p, *others[1:])):
-        yield (*arrays, np.empty_like(p))
-        return
-    flat = [a.reshape(-1) for a in arrays]
-    scratch = np.empty(min(p.size, BLOCK), dtype=p.dtype)
-    for start in range(0, p.size, BLOCK):
-        pieces = [a[start:start + BLOCK] for a in flat]
-        yield (*pieces, scratch[:len(pieces[0])])
-
-
 class Adam(Optimizer):
     """Adam: per-coordinate steps from running averages of the gradient and its square."""
 
     def __init__(self, params: Iterable, lr: float = 0.001, betas: tuple = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0):
-        """Messages as in PyTorch: "Invalid beta parameter at index 1: 1.0 (must be in [0, 1))"."""
-        # TODO: raise ValueError for a beta outside [0, 1), eps < 0 or weight_decay < 0.
-        raise NotImplementedError("raise ValueError for a beta outside [0, 1), eps < 0 or weight_decay < 0.")
+        """Refuse a beta outside [0, 1), eps < 0 and weight_decay < 0 (ValueError naming the
+        value, as PyTorch's "Invalid beta parameter at index 1: 1.0 (must be in [0, 1))")."""
+        # TODO: refuse invalid betas, eps and weight_decay.
+        raise NotImplementedError("refuse invalid betas, eps and weight_decay.")
         super().__init__(params, lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
 
     def update(self, p, grad: np.ndarray, state: dict) -> None:
-        """Adam with L2 regularisation: g = grad + weight_decay * p, then adam_step(p, g, state)."""
-        # TODO: add weight_decay * p.data to the gradient (as a new array), then call self.adam_step.
-        raise NotImplementedError("add weight_decay * p.data to the gradient (as a new array), then call self.adam_step.")
+        """Adam with L2 regularisation: the gradient gains weight_decay times p (in a new
+        array: the caller's gradient stays as it was), then adam_step does the rest."""
+        # TODO: add the L2 term to the gradient, then take an Adam step with it.
+        raise NotImplementedError("add the L2 term to the gradient, then take an Adam step with it.")
 
     def adam_step(self, p, grad: np.ndarray, state: dict) -> None:
-        """One Adam update of p from grad.
+        """One Adam update of p from grad, the formulas above:
 
-        First update: state["step"] = 0, state["exp_avg"] = state["exp_avg_sq"] = zeros like p.
-        t = step + 1;  m = beta1 * m + (1 - beta1) * g;  v = beta2 * v + (1 - beta2) * g * g
-        p -= lr * (m / (1 - beta1 ** t)) / (sqrt(v / (1 - beta2 ** t)) + eps)
+        1. count this parameter's steps: t is 1 at its first update;
+        2. update the running averages m (of g, with beta1) and v (of g squared, with beta2);
+        3. correct each for its bias at step t, into new arrays (m and v themselves go on);
+        4. move p against m_hat, divided by the square root of v_hat plus eps, times lr.
 
-        Hints: update m and v in place (they are the arrays in state); m_hat and v_hat are new
-        arrays; np.zeros_like(p.data) keeps the parameter's dtype.
+        The state is "step", "exp_avg" (m) and "exp_avg_sq" (v), created at the first update
+        as 0 and as zeros shaped and typed like the parameter. Update m, v and p in place.
         """
-        # TODO: update this parameter's step, exp_avg and exp_avg_sq, then move p by the bias-corrected step.
-        raise NotImplementedError("update this parameter's step, exp_avg and exp_avg_sq, then move p by the bias-corrected step.")
+        # TODO: update step, m and v, then move p by the corrected step.
+        raise NotImplementedError("update step, m and v, then move p by the corrected step.")
 
     @property
     def m_buffers(self) -> list:
@@ -205,16 +176,17 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay: p *= 1 - lr * weight_decay, then an Adam step."""
+    """Adam with decoupled weight decay: p shrinks by the factor 1 - lr * weight_decay first."""
 
     def __init__(self, params: Iterable, lr: float = 0.001, betas: tuple = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.01):
         super().__init__(params, lr, betas, eps, weight_decay)
 
     def update(self, p, grad: np.ndarray, state: dict) -> None:
-        """p *= 1 - lr * weight_decay (in place), then adam_step with the raw gradient."""
-        # TODO: shrink p.data by the factor 1 - lr * weight_decay, then take an Adam step with the raw gradient.
-        raise NotImplementedError("shrink p.data by the factor 1 - lr * weight_decay, then take an Adam step with the raw gradient.")
+        """Decoupled decay: shrink p (in place) by the factor above, then an Adam step with the
+        raw gradient, which never sees the decay."""
+        # TODO: shrink p, then take an Adam step with the raw gradient.
+        raise NotImplementedError("shrink p, then take an Adam step with the raw gradient.")
 
 
 class LRScheduler:
@@ -239,8 +211,8 @@ class LRScheduler:
 
     def state_dict(self) -> dict:
         """Every attribute except the optimizer: base_lr, last_epoch and the settings."""
-        # TODO: return a new dict of every attribute in vars(self) except "optimizer".
-        raise NotImplementedError("return a new dict of every attribute in vars(self) except \"optimizer\".")
+        # TODO: return every attribute except the optimizer, in a new dict.
+        raise NotImplementedError("return every attribute except the optimizer, in a new dict.")
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Set every attribute named in state_dict to its value."""
@@ -270,5 +242,102 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer)
 
     def get_lr(self) -> float:
-        # TODO: return the cosine-annealed learning rate for epoch self.last_epoch.
-        raise NotImplementedError("return the cosine-annealed learning rate for epoch self.last_epoch.")
+        # TODO: return the cosine-annealed lr for epoch self.last_epoch.
+        raise NotImplementedError("return the cosine-annealed lr for epoch self.last_epoch.")
+
+
+def adam_in_place(p, g, m, v, scratch, step_size, eps_hat, beta1, beta2):
+    """Adam's update written into p, m, v and one scratch array, allocating nothing.
+
+    The two bias corrections are folded into the step size and eps, as the Adam paper suggests:
+    lr * m_hat / (sqrt(v_hat) + eps) = step_size * m / (sqrt(v) + eps_hat), with
+    step_size = lr * sqrt(1 - beta2 ** t) / (1 - beta1 ** t) and eps_hat = eps * sqrt(1 - beta2 ** t).
+    """
+    m *= beta1
+    np.multiply(g, 1 - beta1, out=scratch)
+    m += scratch                # m = beta1 * m + (1 - beta1) * g
+    v *= beta2
+    np.multiply(g, g, out=scratch)
+    scratch *= 1 - beta2
+    v += scratch                # v = beta2 * v + (1 - beta2) * g * g
+    np.sqrt(v, out=scratch)
+    scratch += eps_hat
+    np.divide(m, scratch, out=scratch)
+    scratch *= step_size
+    p -= scratch                # p -= step_size * m / (sqrt(v) + eps_hat)
+
+
+BLOCK = 1 << 16  # numbers per block: a block of each array fits in the CPU's cache together
+
+
+def blocks(p, *others):
+    """Walk same-shaped arrays block by block: yields a piece of each, then a scratch piece.
+
+    The pieces are views, so updating a piece in place updates the array. `p` and every array
+    after it but the first (the gradient, only read) must be contiguous to be walked this way;
+    otherwise the whole arrays come as one block.
+    """
+    arrays = (p, *others)
+    if not all(a.flags.c_contiguous for a in (p, *others[1:])):
+        yield (*arrays, np.empty_like(p))
+        return
+    flat = [a.reshape(-1) for a in arrays]
+    scratch = np.empty(min(p.size, BLOCK), dtype=p.dtype)
+    for start in range(0, p.size, BLOCK):
+        pieces = [a[start:start + BLOCK] for a in flat]
+        yield (*pieces, scratch[:len(pieces[0])])
+
+
+def adam_in_blocks(p, g, m, v, t, lr, betas, eps):
+    """Adam's step number t on p, m and v in place, block by block (adam_in_place on each)."""
+    beta1, beta2 = betas
+    root = math.sqrt(1 - beta2 ** t)
+    for pieces in blocks(p, g, m, v):
+        adam_in_place(*pieces, lr * root / (1 - beta1 ** t), eps * root, beta1, beta2)
+
+
+class BlockedAdam(Adam):
+    """Adam whose step works through each parameter in cache-sized blocks (section 4)."""
+
+    def adam_step(self, p, grad: np.ndarray, state: dict) -> None:
+        if not state:
+            state.update(step=0, exp_avg=np.zeros_like(p.data), exp_avg_sq=np.zeros_like(p.data))
+        state["step"] += 1
+        adam_in_blocks(p.data, grad, state["exp_avg"], state["exp_avg_sq"], state["step"],
+                       self.lr, self.hyperparams["betas"], self.hyperparams["eps"])
+
+
+def optimizer_state_dict(optimizer: Optimizer) -> dict:
+    """A new dict with copies of everything needed to resume:
+
+    {"state": {i: {buffer name: value}},
+     "param_groups": [{"lr": lr, <every hyper-parameter>, "params": [0, 1, ...]}],
+     "step_count": step_count}
+
+    Every array in it is a copy (copy_buffers), so later steps cannot change it.
+    """
+    # TODO: return that dict, sharing no array and no dict with the optimizer.
+    raise NotImplementedError("return that dict, sharing no array and no dict with the optimizer.")
+
+
+def check_state_dict(optimizer: Optimizer, state_dict: dict) -> None:
+    """Raise ValueError, saying what does not fit, unless `state_dict` fits `optimizer`.
+
+    It fits when it has exactly the keys "state", "param_groups" and "step_count"; one param
+    group, whose keys are "lr", "params" and the optimizer's hyper-parameter names, and whose
+    "params" has one entry per parameter; and state only for indices of parameters, with every
+    array buffer shaped like its parameter.
+    """
+    # TODO: raise ValueError naming the first part that does not fit.
+    raise NotImplementedError("raise ValueError naming the first part that does not fit.")
+
+
+def load_optimizer_state_dict(optimizer: Optimizer, state_dict: dict) -> None:
+    """Restore the buffers, lr, hyper-parameters and step_count that optimizer_state_dict saved.
+
+    Check first, then change: a dict that does not fit changes nothing. Copy the arrays in, so
+    that the optimizer shares no memory with `state_dict`.
+    """
+    check_state_dict(optimizer, state_dict)
+    # TODO: copy the buffers in; restore lr, hyper-parameters, step_count.
+    raise NotImplementedError("copy the buffers in; restore lr, hyper-parameters, step_count.")
