@@ -141,6 +141,9 @@ def _grade_in_processes(submissions, autograder: Autograder, limits, isolation, 
                 yield submission, result
         finally:  # on an interruption too: what has not started never will
             pool.shutdown(wait=True, cancel_futures=True)
+        if attempt and len(lost) == len(remaining):  # not one graded: the processes cannot run here
+            raise CourseError("The grading processes ended before grading anything (is tito run from a "
+                              "script without `if __name__ == \"__main__\":`?)")
         remaining = lost
     for submission in remaining:
         yield submission, all_failed(submission, autograder, "a grading process ended twice while "
