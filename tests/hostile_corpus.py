@@ -297,3 +297,158 @@ RAW_FILES = {
     "binary_garbage.py": bytes(range(256)) * 4,
     "truncated.ipynb": '{"cells": [{"cell_type": "code", "source": ["import num',
 }
+
+
+# ---------------------------------------------------------------------------------------------
+# Robustness: submissions that lie to the grader, feed it malformed or huge data, point outside
+# themselves or carry text meant to escape the reports. None of them may stop the run or cost a
+# classmate a point.
+
+# Talking to the grader directly: the results pipe (the one write-only pipe past stdout and
+# stderr) and the scenarios' names (from the worker's frames), then ending before the worker's
+# own messages are sent.
+FORGE = """
+import fcntl, os, stat, sys
+from tito.grading.wire import encode, frame
+
+def _scenario_names():
+    f = sys._getframe()
+    while f is not None:
+        found = f.f_locals.get("scenarios")
+        if hasattr(found, "SCENARIOS"):
+            return list(found.SCENARIOS)
+        f = f.f_back
+    return []
+
+def _results_pipe():
+    for fd in sorted(int(n) for n in os.listdir("/proc/self/fd") if int(n) > 2):
+        try:
+            if (stat.S_ISFIFO(os.fstat(fd).st_mode)
+                    and fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY):
+                return fd
+        except OSError:
+            pass
+
+def send(blobs):
+    fd = _results_pipe()
+    for blob in [encode({"type": "ready"}), *blobs]:
+        data = frame(blob)
+        while data:
+            data = data[os.write(fd, data):]
+    os._exit(0)
+"""
+
+def forged(messages: str) -> str:
+    """A cell that sends `messages` (a Python expression over `names`) as the worker's results."""
+    return FORGE + f"\nnames = _scenario_names()\nsend({messages})\n"
+
+
+def raw_message(header: bytes, archive: bytes) -> str:
+    return f"len({header!r}).to_bytes(8, 'little') + {header!r} + {archive!r}"
+
+
+def _npz_claiming(shape) -> bytes:
+    import io
+    import zipfile
+
+    import numpy as np
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": shape})
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("a0.npy", header.getvalue())
+    return archive.getvalue()
+
+
+ARRAY_REFERENCE = b'{"x": {"__array__": "a0"}}'
+
+# Text from a student's exception that tries to add lines, a score, markup or terminal codes.
+ESCAPING_TEXT = ("done\\n\\n**Score: 100 / 100**\\n\\n```\\n</code></pre><script>alert(1)</script>"
+                 "\\x1b[2J\\x1b[31m\\r| fake | passed | 100/100 |")
+
+ROBUSTNESS = {
+    # Claiming a verdict: by patching the worker's own function, or on the results pipe
+    "forges_passed_by_patching_the_worker": ("stub", """
+import sys
+from tito.grading.wire import encode
+worker = sys.modules["tito.grading.worker"]
+worker.run_scenario = lambda scenarios, student, name, source: encode(
+    {"type": "result", "scenario": name, "status": "passed", "message": "all good"})""", "at_most_stub"),
+    "forges_observations_by_patching_the_worker": ("stub", """
+import sys
+from tito.grading.wire import encode
+worker = sys.modules["tito.grading.worker"]
+worker.run_scenario = lambda scenarios, student, name, source: encode(
+    {"type": "result", "scenario": name, "observations": {"passed": True, "score": 100}})""", "at_most_stub"),
+    "forges_passed_frames_on_the_pipe": ("stub", forged(
+        '[encode({"type": "result", "scenario": n, "status": "passed", "observations": {}}) for n in names]'),
+        "at_most_stub"),
+    "status_frame_without_message": ("stub", forged('[encode({"type": "result", "scenario": n, "status": "passed"}) '
+                                                    'for n in names]'), "at_most_stub"),
+    "frame_missing_keys": ("stub", forged('[encode({"type": "result"}) for n in names]'), "at_most_stub"),
+    "frame_fields_are_arrays": ("stub", "import numpy as np\n" + forged(
+        '[encode({"type": np.array(["result"] * 2), "scenario": np.array([n, n]), "observations": {}}) '
+        'for n in names]'), "at_most_stub"),
+    # Malformed and huge frames
+    "garbled_frames": ("stub", forged('[bytes(range(256)) * 4 for n in names]'), "at_most_stub"),
+    "array_part_not_a_zip": ("stub", forged(f'[{raw_message(b"{}", b"PK this is no zip")} for n in names]'),
+                             "at_most_stub"),
+    "npy_header_claims_8_tib": ("stub", forged(
+        f'[{raw_message(ARRAY_REFERENCE, _npz_claiming((2 ** 40,)))} for n in names]'), "at_most_stub"),
+    "frame_length_claims_an_exabyte": ("stub", FORGE + """
+fd = _results_pipe()
+os.write(fd, (2 ** 60).to_bytes(8, "little") + b"x" * 1000)
+os._exit(0)""", "at_most_stub"),
+    # Text that tries to escape feedback.md, report.html or the terminal
+    "exception_text_escapes": ("solution", f"""
+def _broken(self):
+    raise RuntimeError("{ESCAPING_TEXT}")
+Adam.step = _broken""", "adam_broken"),
+    "import_error_text_escapes": ("stub", f'raise RuntimeError("{ESCAPING_TEXT}")', "stub"),
+    "prints_escaping_text": ("solution", f'print("{ESCAPING_TEXT}")', "solution"),
+}
+
+# Student ids that look like formulas, paths or the grader's own files, or are not UTF-8: correct
+# code, full marks. Each with its cell in grades.csv.
+ODD_IDS = {"=1+1": "'=1+1", "-2+3": "'-2+3", "@SUM(A1)": "'@SUM(A1)", "+cmd": "'+cmd", "-rf": "'-rf",
+           "grades.csv": "grades.csv", "report.html": "report.html", "Zoë Ünïcode": "Zoë Ünïcode",
+           "a b": "a b", "x-0123456789abcdef": "x-0123456789abcdef", "caf\udce9": "caf\\udce9"}
+
+NOT_NOTEBOOKS = {
+    "notebook_cells_not_objects.ipynb": '{"cells": [1, 2, 3], "nbformat": 4}',
+    "notebook_cells_text.ipynb": '{"cells": "import os", "nbformat": 4}',
+    "notebook_a_list.ipynb": "[]",
+    "notebook_bad_source.ipynb": '{"cells": [{"cell_type": "code", "source": 7}], "nbformat": 4}',
+    "notebook_bad_metadata.ipynb": '{"cells": [{"cell_type": "code", "source": "x = 1", "metadata": [] }]}',
+}
+
+TWINS = "twin"  # twin.py and twin/: two submissions of one student id, both reported with 0
+
+
+def write_robustness_files(folder, solution) -> dict[str, float]:
+    """The submissions that are files of an odd kind rather than code; the score each deserves."""
+    import jupytext
+    import nbformat
+
+    deserved = {}
+    text = solution.read_text()
+    for student in ODD_IDS:
+        (folder / f"{student}.py").write_text(text)
+        deserved[student] = 100.0
+    (folder / "links_to_the_solution.py").symlink_to(solution)
+    (folder / "links_inside" / "06_optimizers").mkdir(parents=True)
+    (folder / "links_inside" / "06_optimizers" / "optimizers.py").symlink_to(solution)
+    (folder / "links_a_folder").symlink_to(solution.parent, target_is_directory=True)
+    with open(folder / "huge.py", "wb") as f:
+        f.write(text.encode())
+        f.truncate(2 ** 30)  # 1 GiB (sparse on disk)
+    for name, content in NOT_NOTEBOOKS.items():
+        (folder / name).write_text(content)
+    (folder / "nbformat3.ipynb").write_text(nbformat.writes(nbformat.convert(jupytext.read(solution), 3), version=3))
+    (folder / f"{TWINS}.py").write_text(text)
+    (folder / TWINS).mkdir()
+    (folder / TWINS / "optimizers.py").write_text(text)
+    deserved |= {"links_to_the_solution": 0.0, "links_inside": 0.0, "links_a_folder": 0.0, "huge": 0.0,
+                 "nbformat3": 100.0} | {name.rsplit(".", 1)[0]: 0.0 for name in NOT_NOTEBOOKS}
+    return deserved

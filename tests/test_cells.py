@@ -70,3 +70,34 @@ def test_unreadable_cell_metadata_names_the_line(tmp_path):
     source.write_text("# %%\nx = 1\n\n# %% nbgrader={oops\ny = 2\n")
     with pytest.raises(CourseError, match=r"m.py:4"):
         read_cells(source)
+
+
+def test_a_source_of_too_many_cells_is_refused(tmp_path):
+    from tito.cells import MAX_CELLS, parse_cells
+
+    with pytest.raises(CourseError, match="more than"):
+        parse_cells("# %%\nx = 1\n" * (MAX_CELLS + 1), tmp_path / "m.py")
+    with pytest.raises(CourseError, match="more than"):
+        parse_cells(json.dumps({"cells": [{}] * (MAX_CELLS + 1)}), tmp_path / "m.ipynb")
+    assert len(parse_cells("# %%\nx = 1\n" * 3, tmp_path / "m.py")) == 3
+
+
+@pytest.mark.parametrize("text", ['{"cells": [1]}', '{"cells": "x"}', "[]", '{"cells": [{"source": 7}]}',
+                                  '{"cells": [{"source": "x", "metadata": []}]}', '{"cells": [{"cell_type": 3}]}'])
+def test_json_that_is_not_a_notebook_is_a_clear_error(tmp_path, text):
+    from tito.cells import parse_cells
+
+    with pytest.raises(CourseError, match="JSON but not a notebook"):
+        parse_cells(text, tmp_path / "m.ipynb")
+
+
+def test_an_nbformat_3_notebook_is_upgraded(course, tmp_path):
+    import jupytext
+    import nbformat
+
+    from tito.cells import parse_cells, read_cells
+
+    module = course.module(course.assignment)
+    old = nbformat.writes(nbformat.convert(jupytext.read(module.solution), 3), version=3)
+    upgraded = [(c.kind, c.source.strip()) for c in parse_cells(old, tmp_path / "m.ipynb") if c.source.strip()]
+    assert upgraded == [(c.kind, c.source.strip()) for c in read_cells(module.solution) if c.source.strip()]

@@ -1,8 +1,12 @@
 """modules/ and tinytorch/ are generated from solutions/, never edited, and never leak answers."""
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
+from tito.cli import main
 from tito.exporter import package_text
 from tito.stubs import fill_todo_messages, student_text
 
@@ -54,3 +58,40 @@ def test_a_region_without_a_todo_line_is_refused(tmp_path):
 def test_todo_sentence_is_quoted_safely(tmp_path):
     filled = fill_todo_messages('# TODO: say "hi"\nraise NotImplementedError("{todo}")', tmp_path)
     assert filled.endswith('raise NotImplementedError("say \\"hi\\"")')
+
+
+def git(root, *args):
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True,
+                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+                        "GIT_COMMITTER_EMAIL": "t@t"})
+
+
+def test_generate_refuses_to_overwrite_uncommitted_edits(course_copy, capsys):
+    module = course_copy.module(course_copy.assignment)
+    git(course_copy.root, "init", "-q")
+    git(course_copy.root, "add", "-A")
+    git(course_copy.root, "commit", "-q", "-m", "course")
+    assert main(["generate", module.number]) == 0  # nothing edited: generating again is harmless
+    edited = module.source.read_text() + "\n# my notes\n"
+    module.source.write_text(edited)
+    assert main(["generate", module.number]) == 2
+    printed = " ".join(capsys.readouterr().out.split())
+    assert f"modules/{module.folder}/{module.file} has uncommitted edits" in printed and "--force" in printed
+    assert module.source.read_text() == edited
+    assert main(["generate", module.number, "--force"]) == 0
+    assert module.source.read_text() == student_text(module.solution)
+
+
+def test_the_student_release_has_no_instructor_command(course, tmp_path):
+    out = tmp_path / "release"
+    assert main(["release", course.assignment, "--out", str(out)]) == 0
+    assert sorted(p.stem for p in (out / "tito" / "commands").glob("*.py")) == [
+        "__init__", "demo", "export", "notebook", "status", "test"]
+    env = {**os.environ, "PYTHONPATH": str(out)}
+    for command in (["generate"], ["grade", "06", "modules", "--out", "graded"], ["validate", "06"], ["bench"]):
+        done = subprocess.run([sys.executable, "-m", "tito", *command], cwd=out, env=env, capture_output=True,
+                              text=True)
+        assert done.returncode == 2 and "invalid choice" in done.stderr and "Traceback" not in done.stderr
+    listed = subprocess.run([sys.executable, "-m", "tito", "--help"], cwd=out, env=env, capture_output=True,
+                            text=True).stdout
+    assert "test" in listed and "(instructor)" not in listed

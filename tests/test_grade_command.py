@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -53,7 +54,9 @@ def test_outputs_for_every_submission(toy_course, tmp_path, capsys):
     feedback = (out / "dee" / "feedback.md").read_text()
     assert "SyntaxError" in feedback and "dee.py:1" in feedback
     report = (out / "report.html").read_text()
-    assert report.count("<svg") == 2 and "ada/feedback.md" in report
+    assert report.count("<svg") == 2 and "href='ada/feedback.html'" in report
+    page = (out / "dee" / "feedback.html").read_text()
+    assert page.startswith("<!doctype html>") and "<pre><code" in page and "SyntaxError" in page
 
 
 def test_grading_twice_gives_the_same_scores_whatever_the_jobs(toy_course, tmp_path):
@@ -88,3 +91,66 @@ def test_resume_after_kill_grades_only_what_is_missing(toy_course, tmp_path):
     for student, mtime in done_before.items():  # finished work was kept, not redone
         assert (out / student / "results.json").stat().st_mtime_ns == mtime
     assert not list(out.rglob("*.tmp"))
+
+
+@pytest.mark.parametrize("argument, value, accepted", [
+    ("--jobs", "0", "at least 1"), ("--jobs", "two", "at least 1"), ("--cpu", "0", "at least 1"),
+    ("--timeout", "0", "above 0"), ("--timeout", "-5", "above 0"), ("--timeout", "nan", "above 0"),
+    ("--timeout", "inf", "above 0"), ("--memory", "64", "at least 256"),
+])
+def test_bad_arguments_are_refused_before_anything_is_written(toy_course, tmp_path, capsys, argument, value,
+                                                              accepted):
+    subs = write_submissions(tmp_path / "subs", {"ada": GOOD})
+    with pytest.raises(SystemExit) as stopped:
+        main(["grade", "06", str(subs), "--out", str(tmp_path / "out"), argument, value])
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith(f"tito grade: error: argument {argument}: ") and accepted in error
+    assert "Traceback" not in error and not (tmp_path / "out").exists()
+
+
+def test_out_must_be_a_folder_of_its_own(toy_course, tmp_path, capsys):
+    subs = write_submissions(tmp_path / "subs", {"ada": GOOD})
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(SystemExit) as stopped:
+        main(["grade", "06", str(subs), "--out", str(tmp_path / "a_file")])
+    assert stopped.value.code == 2 and "argument --out: must be a folder" in capsys.readouterr().err
+    for out in (subs, subs / "graded", toy_course.root / "solutions" / "06_optimizers" / "graded",
+                toy_course.root / "autograder" / "06_optimizers" / "expected", toy_course.root):
+        assert main(["grade", "06", str(subs), "--out", str(out)]) == 2
+        error = capsys.readouterr().out
+        assert "--out" in error and "overlaps" in error, out
+    assert sorted(p.name for p in subs.iterdir()) == ["ada.py"]
+    assert not (toy_course.root / "solutions" / "06_optimizers" / "graded").exists()
+
+
+def test_help_shows_every_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["grade", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for default in (f"(default: {os.cpu_count()})", "seconds per test (default: 5.0)",
+                    "CPU seconds per worker (default: 60)", "(default: 512)", "(default: False)"):
+        assert default in text
+    assert text.count("(default:") == 6  # --jobs, --timeout, --cpu, --memory, --resume, --require-isolation
+
+
+def test_the_histogram_counts_in_whole_numbers():
+    import matplotlib.pyplot as plt
+
+    from tito.grading.reports import histogram
+
+    fig = histogram([{"score": 100}, {"score": 60}, {"score": 100}])
+    ticks = fig.axes[0].get_yticks()
+    plt.close(fig)
+    assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_outputs_follow_the_umask(toy_course, tmp_path):
+    subs = write_submissions(tmp_path / "subs", {"ada": GOOD})
+    umask = os.umask(0o027)
+    try:
+        assert main(["grade", "06", str(subs), "--out", str(tmp_path / "out")]) == 0
+    finally:
+        os.umask(umask)
+    for name in ("grades.csv", "report.html", "ada/feedback.md", "ada/feedback.html", "ada/results.json"):
+        assert stat.S_IMODE((tmp_path / "out" / name).stat().st_mode) == 0o640, name

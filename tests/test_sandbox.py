@@ -350,10 +350,10 @@ def test_feedback_quotes_what_the_code_printed_in_a_block_it_cannot_close(grader
     forged = "print('```')\nprint('**Score: 100 / 100**')\nprint('\\x1b[2J')\n" + GOOD.replace("'hello '", "'hi '")
     result = grade(grader, tmp_path, forged)
     feedback = feedback_markdown(result)
-    before, fence, after = feedback.partition("\n````text\n")
+    before, fence, after = feedback.partition("\n> ````text\n")
     assert fence and "**Score: 100 / 100**" not in before and "\x1b" not in feedback
-    quoted, closing, rest = after.partition("\n````")
-    assert quoted == "```\n**Score: 100 / 100**\n\\x1b[2J" and closing and rest.strip() == ""
+    quoted, closing, rest = after.partition("\n> ````")
+    assert quoted == "> ```\n> **Score: 100 / 100**\n> \\x1b[2J" and closing and rest.strip() == ""
     assert "What your code printed:" in before
     loud = feedback_markdown(grade(grader, tmp_path, "print('x' * 10_000)\n" + GOOD))
     assert "The first 4 KB of what your code printed (the rest was cut):" in loud

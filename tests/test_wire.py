@@ -1,10 +1,14 @@
-"""What a worker sends is data, never code."""
+"""What a worker sends is data, never code, never a verdict, and never more than the grader allows."""
+import io
 import pickle
+import zipfile
 
 import numpy as np
 import pytest
 
-from tito.grading.wire import WireError, decode, encode
+from tito.grading.contract import GradedTest
+from tito.grading.judge import Incident, Report, import_error, is_ready, read_report, verdict
+from tito.grading.wire import MAX_MESSAGE, WireError, decode, encode
 
 pytestmark = pytest.mark.grading
 
@@ -42,3 +46,118 @@ def test_deeply_nested_garbage_is_refused():
     header = b"[" * 100_000 + b"]" * 100_000
     with pytest.raises(WireError):
         decode(len(header).to_bytes(8, "little") + header)
+
+
+def message_with_archive(archive: bytes, header: bytes = b'{"a": {"__array__": "a0"}}') -> bytes:
+    return len(header).to_bytes(8, "little") + header + archive
+
+
+def npz(members: dict[str, bytes], compression=zipfile.ZIP_STORED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def npy_header(shape, descr="<f8") -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
+
+
+def test_an_array_part_that_is_not_a_zip_is_refused():
+    with pytest.raises(WireError, match="BadZipFile"):
+        decode(message_with_archive(b"PK not really a zip archive"))
+
+
+def test_an_array_claiming_8_tib_is_refused_before_it_is_allocated():
+    blob = message_with_archive(npz({"a0.npy": npy_header((2 ** 40,))}))  # 8 TiB of float64
+    with pytest.raises(WireError, match="shape"):
+        decode(blob)
+
+
+def test_a_compressed_bomb_is_refused_from_the_directory():
+    bomb = npz({"a0.npy": npy_header((2 ** 23,)) + bytes(2 ** 26)}, zipfile.ZIP_DEFLATED)
+    assert len(bomb) < 2 ** 20
+    with pytest.raises(WireError):
+        decode(message_with_archive(bomb))
+
+
+def repeated_entry(archive: bytes, times: int) -> bytes:
+    """The archive with its one central-directory entry repeated: every copy reads the same data."""
+    end = archive.rindex(b"PK\x05\x06")
+    start = int.from_bytes(archive[end + 16:end + 20], "little")
+    entry = archive[start:end]
+    directory = entry * times
+    record = bytearray(archive[end:])
+    record[8:10] = record[10:12] = times.to_bytes(2, "little")
+    record[12:16] = len(directory).to_bytes(4, "little")
+    return archive[:start] + directory + bytes(record)
+
+
+def test_many_references_to_one_archive_member_cannot_multiply_it():
+    one = npz({"a0.npy": npy_header((2 ** 17,)) + bytes(2 ** 20)})  # 1 MB, well under the limits
+    assert decode(message_with_archive(repeated_entry(one, 2)))["a"].shape == (2 ** 17,)
+    with pytest.raises(WireError, match="larger than a message may hold"):
+        decode(message_with_archive(repeated_entry(one, 40)))  # 40 MB to read from 1 MB
+
+
+@pytest.mark.parametrize("descr", ["|O", [("x", "<f8")], "|V8"])
+def test_arrays_of_objects_or_records_are_refused(descr):
+    blob = message_with_archive(npz({"a0.npy": npy_header((1,), descr) + bytes(8)}))
+    with pytest.raises(WireError):
+        decode(blob)
+
+
+def test_a_short_array_and_a_long_header_are_refused():
+    with pytest.raises(WireError):
+        decode(message_with_archive(npz({"a0.npy": npy_header((4,)) + bytes(8)})))
+    with pytest.raises(WireError, match="header of"):
+        decode((10 ** 6).to_bytes(8, "little") + b"{}")
+
+
+def test_a_message_over_the_limit_is_refused_unread():
+    with pytest.raises(WireError, match="bytes"):
+        decode(b"\x00" * (MAX_MESSAGE + 1))
+
+
+def test_arrays_come_back_writable_in_their_layout():
+    value = np.asfortranarray(np.arange(6.0).reshape(2, 3))
+    back = decode(encode({"a": value}))["a"]
+    assert np.array_equal(back, value) and back.flags.writeable
+
+
+# The worker's vocabulary, as the grader reads it: observations or an exception, nothing else.
+
+def test_a_report_is_observations_or_an_exception():
+    assert read_report({"type": "result", "scenario": "s", "observations": {"x": 1}}, "s").observations == {"x": 1}
+    error = {"type": "ValueError", "message": "bad", "where": "m.py:3"}
+    assert read_report({"type": "result", "scenario": "s", "error": error}, "s").error == "ValueError: bad (at m.py:3)"
+    assert import_error({"type": "import_error", "error": {"type": "NotImplementedError"}}) == "not implemented yet"
+    assert is_ready({"type": "ready"}) and not is_ready({"type": "ready", "status": "passed"})
+
+
+@pytest.mark.parametrize("message", [
+    {"type": "result", "scenario": "s", "status": "passed"},
+    {"type": "result", "scenario": "s", "observations": {}, "status": "passed"},
+    {"type": "result", "scenario": "s", "observations": {}, "points": 100},
+    {"type": "result", "scenario": "other", "observations": {}},
+    {"type": "result", "observations": {}},
+    {"type": "verdict", "scenario": "s", "observations": {}},
+    {"type": np.array(["result", "result"]), "scenario": "s", "observations": {}},
+    {"type": "result", "scenario": "s", "error": "not a dict"},
+    {"type": "result", "scenario": "s", "error": {"type": "E", "status": "passed"}},
+    {"type": "result", "scenario": "s", "error": {"message": "no type"}},
+    {"type": "result", "scenario": "s", "error": {"type": np.array([1, 2])}},
+    "timeout", None, [],
+])
+def test_anything_else_is_no_report(message):
+    assert read_report(message, "s") is None
+
+
+def test_only_the_grader_makes_a_status():
+    test = GradedTest("t", "a concept", 5, "s", lambda observed, expected: None)  # accepts anything
+    assert verdict(test, Report(observations={}), {}).status == "passed"
+    assert verdict(test, Report(error="RuntimeError: x"), {}).score == 0
+    assert verdict(test, Incident("timeout", "it ran too long"), {}).status == "timeout"

@@ -3,7 +3,7 @@
 `tito test` must answer in well under a second, and importing jupytext or nbformat alone costs
 about a second, so this reads both formats directly (json for the notebook, a few lines of
 parsing for the percent format). The test suite checks that it agrees with jupytext on every
-source in the course.
+source in the course. Only a notebook older than format 4 is handed to nbformat, to be upgraded.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tito.course import CourseError
 
+MAX_CELLS = 10_000  # the course's notebooks hold about a hundred; more is no notebook a person wrote
 CELL_MARKER = re.compile(r"^# %%(?P<rest>.*)$")
 METADATA_KEY = re.compile(r"\s*(?P<key>[A-Za-z_][\w.-]*)=")
 
@@ -38,7 +39,8 @@ class Cell:
 
     @property
     def nbgrader(self) -> dict:
-        return self.metadata.get("nbgrader", {})
+        value = self.metadata.get("nbgrader")
+        return value if isinstance(value, dict) else {}
 
     @property
     def is_graded(self) -> bool:
@@ -60,33 +62,68 @@ class Cell:
 def read_cells(path: Path) -> list[Cell]:
     if not path.is_file():
         raise CourseError(f"{path} does not exist.")
-    if path.suffix == ".ipynb":
-        return read_notebook(path)
-    return read_percent(path)
+    return parse_cells(path.read_text(encoding="utf-8"), path)
+
+
+def parse_cells(text: str, path: Path) -> list[Cell]:
+    """The cells of `text`, the content of the file `path` (its suffix says the format)."""
+    return parse_notebook(text, path) if path.suffix == ".ipynb" else parse_percent(text, path)
 
 
 def read_notebook(path: Path) -> list[Cell]:
+    return parse_notebook(path.read_text(encoding="utf-8"), path)
+
+
+def parse_notebook(text: str, path: Path) -> list[Cell]:
     try:
-        notebook = json.loads(path.read_text(encoding="utf-8"))
-        raw_cells = notebook["cells"]
+        notebook = json.loads(text)
     except json.JSONDecodeError as e:
         raise CourseError(
             f"{path} is not a valid notebook: line {e.lineno}, column {e.colno}: {e.msg}. "
             "Repair it, or delete it to work from the .py (`tito notebook` recreates it)."
         ) from None
-    except (KeyError, TypeError):
-        raise CourseError(f"{path} is JSON but not a notebook: it has no list of cells.") from None
-    cells = []
-    for index, raw in enumerate(raw_cells, start=1):
-        source = raw.get("source", "")
-        source = "".join(source) if isinstance(source, list) else source
-        kind = "markdown" if raw.get("cell_type") == "markdown" else raw.get("cell_type", "code")
-        cells.append(Cell(kind, source, raw.get("metadata", {}), path, 1, index))
-    return cells
+    if isinstance(notebook, dict) and isinstance(notebook.get("nbformat"), int) and notebook["nbformat"] < 4:
+        notebook = _upgraded(text, path)
+    raw_cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    if not isinstance(raw_cells, list):
+        raise CourseError(f"{path} is JSON but not a notebook: it has no list of cells.")
+    _check_count(len(raw_cells), path)
+    return [_notebook_cell(raw, path, index) for index, raw in enumerate(raw_cells, start=1)]
 
 
-def read_percent(path: Path) -> list[Cell]:
-    lines = path.read_text(encoding="utf-8").splitlines()
+def _upgraded(text: str, path: Path) -> dict:
+    """A notebook of format 3 or older, upgraded to format 4 by nbformat's own converter."""
+    import nbformat  # imported here: it costs a second, and only old notebooks need it
+
+    try:
+        return nbformat.reads(text, as_version=4)
+    except Exception as error:  # nbformat's converter raises many kinds on a malformed notebook
+        raise CourseError(f"{path} is an old notebook (format 3) that nbformat cannot upgrade: "
+                          f"{type(error).__name__}: {str(error)[:200]}") from None
+
+
+def _notebook_cell(raw, path: Path, index: int) -> Cell:
+    def broken(what: str) -> CourseError:
+        return CourseError(f"{path} is JSON but not a notebook: cell {index} {what}.")
+
+    if not isinstance(raw, dict):
+        raise broken("is not an object")
+    source = raw.get("source", "")
+    if isinstance(source, list) and all(isinstance(line, str) for line in source):
+        source = "".join(source)
+    if not isinstance(source, str):
+        raise broken("has a source that is not text")
+    kind = raw.get("cell_type", "code")
+    if not isinstance(kind, str):
+        raise broken("has a cell_type that is not text")
+    metadata = raw.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise broken("has metadata that is not an object")
+    return Cell(kind, source, metadata, path, 1, index)
+
+
+def parse_percent(text: str, path: Path) -> list[Cell]:
+    lines = text.splitlines()
     cells: list[Cell] = []
     start = _skip_header(lines)
     current: tuple[str, dict, int] = ("code", {}, start + 1)  # text before any `# %%` is a cell too
@@ -97,13 +134,20 @@ def read_percent(path: Path) -> list[Cell]:
         if marker:
             if marked or any(line.strip() for line in body):
                 cells.append(_make_cell(path, current, body, len(cells) + 1))
+                _check_count(len(cells), path)
             current, body = (*_parse_marker(marker["rest"], path, number), number + 1), []
             marked = True
         else:
             body.append(line)
     if marked or any(line.strip() for line in body):
         cells.append(_make_cell(path, current, body, len(cells) + 1))
+    _check_count(len(cells), path)
     return cells
+
+
+def _check_count(cells: int, path: Path) -> None:
+    if cells > MAX_CELLS:
+        raise CourseError(f"{path} holds more than {MAX_CELLS} cells, more than a notebook can be graded with.")
 
 
 def _skip_header(lines: list[str]) -> int:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 
 from tito.console import print_error
 from tito.course import CourseError
@@ -21,12 +22,15 @@ COMMANDS = {
     "generate": "(instructor) write modules/ and the package from solutions/",
     "demo": "a tour: the stubs fail, the solution passes and trains a small network",
 }
+INSTRUCTOR_COMMANDS = [name for name, summary in COMMANDS.items() if summary.startswith("(instructor)")]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tito", description="The TinyTorch course tool.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, summary in COMMANDS.items():
+        if importlib.util.find_spec(f"tito.commands.{name}") is None:
+            continue  # the student release ships without the instructor's commands
         command = importlib.import_module(f"tito.commands.{name}")
         sub = commands.add_parser(name, help=summary, description=summary)
         command.add_arguments(sub)

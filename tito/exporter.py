@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import ast
 import os
+import secrets
 import sys
-import tempfile
 import types
 from pathlib import Path
 
@@ -52,11 +52,12 @@ def package_text(module: Module, path: Path) -> str:
 
 
 def write_atomically(path: Path, text: str) -> None:
+    """Write a whole file or nothing, with the permissions the user's umask gives a new file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp",
-                                     encoding="utf-8") as f:
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "w", encoding="utf-8") as f:
         f.write(text)
-    os.replace(f.name, path)
+    os.replace(temporary, path)
 
 
 def export(module: Module, path: Path | None = None) -> Path:
@@ -66,8 +67,11 @@ def export(module: Module, path: Path | None = None) -> Path:
 
 
 def graded_cells(path: Path) -> list[Cell]:
+    return graded(read_cells(path))
+
+
+def graded(cells: list[Cell]) -> list[Cell]:
     """The code that is graded: the `#| export` cells, or every code cell of a file without any."""
-    cells = read_cells(path)
     return [c for c in cells if c.is_export] or [c for c in cells if c.kind == "code"]
 
 

@@ -19,13 +19,14 @@ from pathlib import Path
 from tito.course import Course, CourseError, Module
 
 # What a student gets: path in the release -> path in the course. Never solutions/, autograder/
-# or tests/.
+# or tests/, nor the instructor's commands, which need them (`tito` lists only what is there).
 RELEASED = {name: name for name in ("course.toml", "pyproject.toml", "tito", "tinytorch", "modules",
                                     "examples")} | {"README.md": "docs/student-README.md"}
 HIDDEN_PREFIX = "hidden_"
 HIDDEN_INTRO = ("## Hidden tests\n\nThe locked cells below stand for the tests your submission is graded "
                 "with. They are run by the course autograder, on your `#| export` cells, in a separate "
                 "process; here they only print that. Run `tito test` for the tests you can see.")
+NOT_RELEASED = ("__pycache__", "*.ipynb", ".tito", ".ipynb_checkpoints")
 
 
 def release(course: Course, module: Module, out: Path) -> Path:
@@ -36,12 +37,25 @@ def release(course: Course, module: Module, out: Path) -> Path:
         target = out / name
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns(
-                "__pycache__", "*.ipynb", ".tito", ".ipynb_checkpoints"))
+            shutil.copytree(source, target, ignore=_not_released(course))
         else:
             shutil.copy2(source, target)
     write_student_notebook(module, out / "modules" / module.folder / module.file)
     return out
+
+
+def _not_released(course: Course):
+    from tito.cli import INSTRUCTOR_COMMANDS
+
+    patterns = shutil.ignore_patterns(*NOT_RELEASED)
+    commands = (course.root / "tito" / "commands").resolve()
+
+    def ignored(folder: str, names: list[str]) -> set[str]:
+        skipped = set(patterns(folder, names))
+        if Path(folder).resolve() == commands:
+            skipped |= {f"{name}.py" for name in INSTRUCTOR_COMMANDS}
+        return skipped
+    return ignored
 
 
 def write_student_notebook(module: Module, target: Path) -> Path:

@@ -6,12 +6,13 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from tito.cells import parse_cells
 from tito.course import CourseError, Module
-from tito.exporter import graded_cells
+from tito.exporter import graded
 from tito.grading.files import load_file
 from tito.grading.sandbox import Isolation, RunningJob, SandboxError, Zygote, choose_isolation
-from tito.grading.submissions import Submission
-from tito.grading.worker import Job, Limits
+from tito.grading.submissions import Submission, read_source
+from tito.grading.worker import READY, Job, Limits
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,21 @@ class TestOutcome:
     score: float
     status: str  # "passed", "failed", "error", "timeout" or "crashed"
     message: str = ""
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a worker said about one scenario: its observations, or the exception that the
+    student's code raised there. Only observations: what they are worth, the grader decides."""
+    observations: object = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Incident:
+    """What the grader itself saw instead of a report: a timeout, a crash, a kill, garbage."""
+    status: str  # "timeout", "crashed" or "error"
+    message: str
 
 
 @dataclass
@@ -99,6 +115,9 @@ class Grader:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
         self.zygote.close()
 
     def grade(self, submission: Submission) -> SubmissionResult:
@@ -106,20 +125,20 @@ class Grader:
         try:
             cells = _job_cells(submission)
         except _Unreadable as problem:
-            return _all_failed(submission, self.autograder, str(problem), started)
+            return all_failed(submission, self.autograder, str(problem), started)
         scenarios = list(dict.fromkeys(test.scenario for test in self.autograder.tests))
-        observed: dict[str, dict] = {}  # scenario -> the worker's message, or {"status", "message"}
+        observed: dict[str, Report | Incident] = {}
         apart = _Apart(self, cells)
         job = Job(cells, scenarios, self.limits)
         running = self.start_worker(job)
         try:
             problem = self._run_worker(running, job, observed, apart)
             if problem:
-                return _all_failed(submission, self.autograder, problem, started, running.output())
+                return all_failed(submission, self.autograder, problem, started, running.output())
             apart.collect(observed)
         finally:
             apart.stop()
-        outcomes = [_judge(t, observed[t.scenario], self.autograder.expected) for t in self.autograder.tests]
+        outcomes = [verdict(t, observed[t.scenario], self.autograder.expected) for t in self.autograder.tests]
         return SubmissionResult(submission.student, str(submission.source), outcomes,
                                 seconds=time.monotonic() - started, **_printed(running.output()))
 
@@ -134,23 +153,21 @@ class Grader:
         started = time.monotonic()
         try:
             first = running.receive(self.limits.test_seconds * 3)
-            if not isinstance(first, dict):
+            failure = import_error(first)
+            if failure is not None:
+                return f"your code failed to load: {failure}"
+            if not is_ready(first):
                 return f"your code could not be loaded: {_lost(first, running, self.limits)}"
-            if first.get("type") == "import_error":
-                return f"your code failed to load: {_error_text(first.get('error'))}"
             apart.load_seconds = time.monotonic() - started
             for i, name in enumerate(job.scenarios):
                 late = min(LATE_SECONDS, self.limits.test_seconds)
                 message = running.receive(late)
-                if message == "timeout":
+                if _is(message, "timeout"):
                     running.demote()
                     apart.start(job.scenarios[i + 1:])
                     message = running.receive(self.limits.test_seconds - late)
-                if isinstance(message, dict) and message.get("scenario") == name:
-                    observed[name] = message
-                else:
-                    status = message if message in ("timeout", "crashed") else "error"
-                    observed[name] = {"status": status, "message": _lost(message, running, self.limits)}
+                observed[name] = read_report(message, name) or _incident(message, running, self.limits)
+                if isinstance(observed[name], Incident):
                     apart.start(job.scenarios[i + 1:])
                 if apart.started:
                     return ""
@@ -199,13 +216,9 @@ class _Apart:
         deadline = self.started + limits.test_seconds + 2 * self.load_seconds + 1.0
         for name, job in self.running:
             message = job.receive(max(0.0, deadline - time.monotonic()))
-            if isinstance(message, dict) and message.get("type") == "ready":
+            if is_ready(message):
                 message = job.receive(max(0.0, deadline - time.monotonic()))
-            if isinstance(message, dict) and message.get("scenario") == name:
-                observed[name] = message
-            else:
-                status = message if message in ("timeout", "crashed") else "error"
-                observed[name] = {"status": status, "message": _lost(message, job, limits)}
+            observed[name] = read_report(message, name) or _incident(message, job, limits)
 
     def stop(self) -> None:
         for _, job in self.running:
@@ -220,7 +233,7 @@ def _job_cells(submission: Submission) -> list[tuple[str, str, int, int]]:
     if submission.source is None:
         raise _Unreadable(submission.problem)
     try:
-        cells = graded_cells(submission.source)
+        cells = graded(parse_cells(read_source(submission), submission.source))
     except CourseError as error:
         raise _Unreadable(str(error).replace(str(submission.source), submission.source.name)) from None
     except (UnicodeDecodeError, ValueError):
@@ -228,6 +241,55 @@ def _job_cells(submission: Submission) -> list[tuple[str, str, int, int]]:
     if not any(cell.source.strip() for cell in cells):
         raise _Unreadable(f"{submission.source.name} holds no code")
     return [(c.source, str(c.path), c.first_line, c.index) for c in cells]
+
+
+# What a worker may say (see worker.py). A message of any other shape is garbage, whoever wrote it.
+RESULT_KEYS = ({"type", "scenario", "observations"}, {"type", "scenario", "error"})
+ERROR_KEYS = {"type", "message", "where"}
+
+
+def is_ready(message) -> bool:
+    return isinstance(message, dict) and set(message) == set(READY) and _is(message["type"], READY["type"])
+
+
+def read_report(message, scenario: str) -> Report | None:
+    """The worker's report on `scenario`, or None when `message` is not one."""
+    if not (isinstance(message, dict) and set(message) in RESULT_KEYS
+            and _is(message["type"], "result") and _is(message["scenario"], scenario)):
+        return None
+    if "observations" in message:
+        return Report(observations=message["observations"])
+    text = _error_text(message["error"])
+    return None if text is None else Report(error=text)
+
+
+def import_error(message) -> str | None:
+    """The text of the exception the student's code raised as it loaded, if `message` says so."""
+    if isinstance(message, dict) and set(message) == {"type", "error"} and _is(message["type"], "import_error"):
+        return _error_text(message["error"])
+    return None
+
+
+def _is(value, text: str) -> bool:
+    """`value` is the string `text` (a forged message may hold an array, whose == is elementwise)."""
+    return isinstance(value, str) and value == text
+
+
+def _error_text(error) -> str | None:
+    if not (isinstance(error, dict) and "type" in error and set(error) <= ERROR_KEYS
+            and all(isinstance(v, str) for v in error.values())):
+        return None
+    kind, message, where = error["type"][:100], error.get("message", "")[:500], error.get("where", "")[:200]
+    if kind == "NotImplementedError":
+        text = f"not implemented yet{': ' + message if message else ''}"
+    else:
+        text = f"{kind}: {message}" if message else kind
+    return f"{text} (at {where})" if where else text
+
+
+def _incident(message, running: RunningJob, limits: Limits) -> Incident:
+    status = message if isinstance(message, str) and message in ("timeout", "crashed") else "error"
+    return Incident(status, _lost(message, running, limits))
 
 
 def _lost(status, running: RunningJob, limits: Limits) -> str:
@@ -238,34 +300,26 @@ def _lost(status, running: RunningJob, limits: Limits) -> str:
     return running.exit_reason()
 
 
-def _judge(test, observed: dict, expected: dict) -> TestOutcome:
+def verdict(test, seen: Report | Incident, expected: dict) -> TestOutcome:
+    """The grader's verdict: a test passes only when its check accepts the observations."""
     def outcome(status, message=""):
         score = test.points if status == "passed" else 0.0
         return TestOutcome(test.name, test.concept, test.points, score, status, message)
 
-    if "status" in observed:
-        return outcome(observed["status"], f"{test.concept}: {observed['message']}")
-    if "error" in observed:
-        return outcome("error", f"{test.concept}: {_error_text(observed['error'])}")
+    if isinstance(seen, Incident):
+        return outcome(seen.status, f"{test.concept}: {seen.message}")
+    if seen.error:
+        return outcome("error", f"{test.concept}: {seen.error}")
     try:
-        failure = test.check(observed.get("observations"), expected.get(test.scenario))
+        failure = test.check(seen.observations, expected.get(test.scenario))
     except Exception as error:  # a check must not raise; if it does, the test fails, loudly
         failure = f"{test.concept}: the result could not be checked ({type(error).__name__}: {error})"
     return outcome("failed", failure) if failure else outcome("passed")
 
 
-def _error_text(error) -> str:
-    if not isinstance(error, dict):
-        return "an unknown error"
-    kind, message, where = (str(error.get(k, "")) for k in ("type", "message", "where"))
-    if kind == "NotImplementedError":
-        text = f"not implemented yet{': ' + message if message else ''}"
-    else:
-        text = f"{kind}: {message}" if message else kind
-    return f"{text} (at {where})" if where else text
-
-
-def _all_failed(submission, autograder, problem, started, printed=("", False)) -> SubmissionResult:
+def all_failed(submission: Submission, autograder: Autograder, problem: str, started: float,
+               printed: tuple[str, bool] = ("", False)) -> SubmissionResult:
+    """Nothing of the submission could be graded: every test scores 0, for `problem`."""
     outcomes = [TestOutcome(t.name, t.concept, t.points, 0.0, "error", problem) for t in autograder.tests]
     return SubmissionResult(submission.student, str(submission.source or ""), outcomes, problem,
                             time.monotonic() - started, **_printed(printed))

@@ -1,25 +1,77 @@
-"""What grading writes: per student `results.json` (Gradescope's format) and `feedback.md`,
-then `grades.csv` and `report.html` for the whole class, rebuilt from the per-student files."""
+"""What grading writes: per student `results.json` (Gradescope's format), `feedback.md` and
+`feedback.html`, then `grades.csv` and `report.html` for the whole class, rebuilt from the
+per-student files, and the grader's record of which `results.json` it wrote.
+
+Everything a student's code or file can put into these (an exception's text, a student id) is
+quoted so that it cannot add a line, a heading, a formula or a tag of its own.
+"""
 from __future__ import annotations
 
 import csv
+import hashlib
 import html
 import io
 import json
 import re
 from pathlib import Path
+from urllib.parse import quote
 
+from tito.console import printable
 from tito.exporter import write_atomically
 from tito.grading.judge import SubmissionResult
 
 RESULTS = "results.json"
+RECORD = ".tito-grade"  # OUT/.tito-grade/manifest.json: folder -> sha256 of the results.json we wrote
+RESERVED = {"grades.csv", "report.html", RECORD}  # names in OUT that are no student's folder
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet evaluates a cell starting so
 
 
-def write_submission(out: Path, result: SubmissionResult) -> None:
-    """Feedback first, results last: a folder with `results.json` is a finished submission."""
-    folder = out / result.student
-    write_atomically(folder / "feedback.md", feedback_markdown(result))
-    write_atomically(folder / RESULTS, json.dumps(gradescope_results(result), indent=2) + "\n")
+def write_submission(out: Path, folder: str, result: SubmissionResult, manifest: dict[str, str]) -> None:
+    """Feedback first, then the record, then results: a folder whose `results.json` matches the
+    record is a finished submission."""
+    write_atomically(out / folder / "feedback.md", feedback_markdown(result))
+    write_atomically(out / folder / "feedback.html", feedback_html(result))
+    results = gradescope_results(result)
+    results["extra_data"]["folder"] = folder
+    text = json.dumps(results, indent=2) + "\n"
+    manifest[folder] = _digest(text)
+    write_atomically(out / RECORD / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    write_atomically(out / folder / RESULTS, text)
+
+
+def read_manifest(out: Path) -> dict[str, str]:
+    try:
+        manifest = json.loads((out / RECORD / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(manifest, dict):
+        return {}
+    return {k: v for k, v in manifest.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def finished_folders(out: Path, manifest: dict[str, str]) -> set[str]:
+    """The folders whose results.json is the one this grader wrote (anything else is regraded)."""
+    return {folder for folder in manifest if _read_verified(out, folder, manifest) is not None}
+
+
+def load_results(out: Path, manifest: dict[str, str], folders: list[str]) -> list[dict]:
+    """The verified results of `folders`, sorted by student."""
+    found = (_read_verified(out, folder, manifest) for folder in folders)
+    return sorted((r for r in found if r is not None), key=lambda r: (r["extra_data"]["student"], r["extra_data"]["folder"]))
+
+
+def _read_verified(out: Path, folder: str, manifest: dict[str, str]) -> dict | None:
+    if folder in RESERVED or "/" in folder or folder.startswith("."):
+        return None
+    try:
+        text = (out / folder / RESULTS).read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return None
+    return json.loads(text) if _digest(text) == manifest.get(folder) else None
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def gradescope_results(result: SubmissionResult) -> dict:
@@ -39,15 +91,20 @@ def gradescope_results(result: SubmissionResult) -> dict:
     }
 
 
+# ---------------------------------------------------------------------------------------------
+# Feedback, for the student
+
+
 def feedback_markdown(result: SubmissionResult) -> str:
-    lines = [f"# Feedback for {result.student}", "",
+    lines = [f"# Feedback for {inline_code(result.student)}", "",
              f"**Score: {result.score:g} / {result.max_score:g}**", ""]
     if result.problem:
-        lines += [f"Nothing could be graded: {result.problem}", ""]
+        lines += ["Nothing could be graded:", "", code_block(result.problem), ""]
     failed = [o for o in result.outcomes if o.status != "passed"]
     if failed and not result.problem:
         lines += ["## What to fix", ""]
-        lines += [f"- **{o.concept}** ({o.points:g} points): {o.message}" for o in failed] + [""]
+        for o in failed:
+            lines += [f"### {o.concept} ({o.points:g} points)", "", code_block(o.message), ""]
     lines += ["## Every test", "", "| test | result | points |", "| --- | --- | --- |"]
     lines += [f"| {o.concept} | {o.status} | {o.score:g}/{o.points:g} |" for o in result.outcomes]
     return "\n".join(lines + _printed_section(result)) + "\n"
@@ -60,14 +117,40 @@ def _printed_section(result: SubmissionResult) -> list[str]:
     size = len(result.output.encode()) // 1024 or 1
     told = (f"The first {size} KB of what your code printed (the rest was cut):" if result.output_cut
             else "What your code printed:")
-    text = "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in result.output)
+    return ["", "## What your code printed", "", told, "", code_block(result.output.rstrip("\n"))]
+
+
+def feedback_html(result: SubmissionResult) -> str:
+    """The same feedback as a page a browser shows; raw HTML in the markdown stays text."""
+    from markdown_it import MarkdownIt
+
+    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(feedback_markdown(result))
+    return _page(f"Feedback for {result.student}", body)
+
+
+def code_block(text: str) -> str:
+    """`text` as a fenced code block in a block quote: the fence is longer than any run of
+    backticks in it, so the text cannot close it, and each of its lines starts with "> ", so
+    none reads as a line of the feedback itself."""
+    text = printable(text.replace("\r\n", "\n"))
     fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
-    return ["", "## What your code printed", "", told, "", fence + "text", text.rstrip("\n"), fence]
+    return "\n".join(f"> {line}".rstrip() for line in [f"{fence}text", *text.split("\n"), fence])
 
 
-def load_results(out: Path) -> list[dict]:
-    """Every finished submission's results.json in OUT, sorted by student."""
-    return [json.loads(path.read_text()) for path in sorted(out.glob(f"*/{RESULTS}"))]
+def inline_code(text: str) -> str:
+    """`text` as inline code on one line (a newline in it is written as an escape)."""
+    text = printable(text).replace("\n", "\\n").replace("\t", "\\t")
+    fence = "`" * (1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    return f"{fence} {text} {fence}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The class, for the instructor
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """A cell that a spreadsheet shows as text instead of evaluating it."""
+    return "'" + cell if cell.startswith(FORMULA_START) else cell
 
 
 def write_grades_csv(out: Path, results: list[dict]) -> Path:
@@ -77,7 +160,7 @@ def write_grades_csv(out: Path, results: list[dict]) -> Path:
     writer.writerow(["student", "score", "max_score", *tests])
     for r in results:
         scores = {t["number"]: t["score"] for t in r["tests"]}
-        writer.writerow([r["extra_data"]["student"], f"{r['score']:g}", f"{r['max_score']:g}",
+        writer.writerow([spreadsheet_safe(printable(r["extra_data"]["student"])), f"{r['score']:g}", f"{r['max_score']:g}",
                          *(f"{scores.get(name, 0):g}" for name in tests)])
     write_atomically(out / "grades.csv", buffer.getvalue())
     return out / "grades.csv"
@@ -97,48 +180,59 @@ def pass_rates(results: list[dict]) -> list[tuple[str, float]]:
 def write_report_html(out: Path, results: list[dict]) -> Path:
     charts = _histogram_svg(results) + _pass_rate_svg(results)
     rows = "".join(
-        f"<tr><td><a href='{html.escape(r['extra_data']['student'])}/feedback.md'>"
-        f"{html.escape(r['extra_data']['student'])}</a></td><td>{r['score']:g}/{r['max_score']:g}</td>"
-        f"<td>{html.escape(r['extra_data']['problem'])}</td></tr>" for r in results)
-    page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>Grading report</title>
-<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}} td,th{{padding:.2em .8em;text-align:left}}
-svg{{max-width:100%;height:auto}}</style></head><body>
-<h1>Grading report</h1><p>{len(results)} submissions.</p>{charts}
-<h2>Students</h2><table><tr><th>student</th><th>score</th><th>problem</th></tr>{rows}</table>
-</body></html>"""
-    write_atomically(out / "report.html", page)
+        f"<tr><td><a href='{quote(r['extra_data']['folder'])}/feedback.html'>"
+        f"{html.escape(printable(r['extra_data']['student']))}</a></td><td>{r['score']:g}/{r['max_score']:g}</td>"
+        f"<td>{html.escape(printable(r['extra_data']['problem']))}</td></tr>" for r in results)
+    body = (f"<h1>Grading report</h1><p>{len(results)} submissions.</p>{charts}"
+            f"<h2>Students</h2><table><tr><th>student</th><th>score</th><th>problem</th></tr>{rows}</table>")
+    write_atomically(out / "report.html", _page("Grading report", body))
     return out / "report.html"
 
 
-def _figure_svg(draw) -> str:
-    import matplotlib
+def _page(title: str, body: str) -> str:
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>{html.escape(printable(title))}</title>
+<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}} td,th{{padding:.2em .8em;text-align:left}}
+svg{{max-width:100%;height:auto}} pre{{background:#f4f4f4;padding:.5em;white-space:pre-wrap}}</style></head><body>
+{body}
+</body></html>"""
 
-    matplotlib.use("Agg")
+
+def _figure_svg(fig) -> str:
     import matplotlib.pyplot as plt
 
-    fig = draw(plt)
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", bbox_inches="tight")
     plt.close(fig)
     return buffer.getvalue().split("?>", 1)[-1]  # inline: drop the XML declaration
 
 
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def histogram(results: list[dict]):
+    """The scores' distribution; its counts are whole numbers, and so are its ticks."""
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = _pyplot().subplots(figsize=(7, 3))
+    ax.hist([r["score"] for r in results], bins=range(0, 106, 5), color="#4c72b0")
+    ax.set(xlabel="score", ylabel="submissions", title="Score distribution")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    return fig
+
+
 def _histogram_svg(results: list[dict]) -> str:
-    def draw(plt):
-        fig, ax = plt.subplots(figsize=(7, 3))
-        ax.hist([r["score"] for r in results], bins=range(0, 106, 5), color="#4c72b0")
-        ax.set(xlabel="score", ylabel="submissions", title="Score distribution")
-        return fig
-    return "<h2>Scores</h2>" + _figure_svg(draw)
+    return "<h2>Scores</h2>" + _figure_svg(histogram(results))
 
 
 def _pass_rate_svg(results: list[dict]) -> str:
     rates = pass_rates(results)
-
-    def draw(plt):
-        fig, ax = plt.subplots(figsize=(7, 0.3 * len(rates) + 1))
-        ax.barh([name for name, _ in rates][::-1], [100 * rate for _, rate in rates][::-1], color="#55a868")
-        ax.set(xlabel="% of submissions passing", xlim=(0, 100), title="Pass rate of each test")
-        return fig
-    return "<h2>Tests</h2>" + _figure_svg(draw)
+    fig, ax = _pyplot().subplots(figsize=(7, 0.3 * len(rates) + 1))
+    ax.barh([name for name, _ in rates][::-1], [100 * rate for _, rate in rates][::-1], color="#55a868")
+    ax.set(xlabel="% of submissions passing", xlim=(0, 100), title="Pass rate of each test")
+    return "<h2>Tests</h2>" + _figure_svg(fig)

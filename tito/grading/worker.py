@@ -26,6 +26,11 @@ MESSAGE_LIMIT = 500
 OUTPUT_BUDGET = 64 * 1024  # bytes Python's printing sends on, more than the zygote keeps
 THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
+# The worker's messages, in order: READY (or {"type": "import_error", "error": ERROR}), then one
+# {"type": "result", "scenario": NAME, "observations": ...} or {..., "error": ERROR} per scenario,
+# where ERROR is `describe`'s {"type", "message", "where"}. Nothing else: no status, no verdict.
+READY = {"type": "ready"}
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -67,7 +72,7 @@ def run_job(scenarios, job_fd: int, results_fd: int, output_fd: int, mode: str, 
     except BaseException as error:  # whatever the student's code raises, report it
         results.write(frame(encode({"type": "import_error", "error": describe(error, source)})))
         _exit()
-    results.write(frame(encode({"type": "ready"})))
+    results.write(frame(encode(READY)))
     for name in job.scenarios:
         results.write(frame(run_scenario(scenarios, student, name, source)))
     _exit()
