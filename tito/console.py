@@ -1,22 +1,13 @@
 """All of tito's terminal output goes through here."""
 from __future__ import annotations
 
-import re
-
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from tito.printable import printable
+
 console = Console(highlight=False)
-# Control characters but newline and tab, line separators, and the lone surrogates by which
-# Python spells a file name's bytes that are not UTF-8.
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
-
-
-def printable(text: str) -> str:
-    """`text` with each CONTROL character written as an escape: text from a submission cannot
-    move the cursor, recolour the terminal or rewrite a line, and can be written as UTF-8."""
-    return CONTROL.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
 
 
 def print_error(message: str) -> None:

@@ -63,7 +63,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     """Starts the student's kernel in bubblewrap: the whole machine read-only but for the
     notebook's own folder and a private /tmp; the `hidden` folders (the nbgrader course, the
     instructor's home, the course repository's solutions/, autograder/ and tests/) empty; no
-    capability; its own PID namespace, so nothing it starts outlives it. It keeps the network:
+    capability; its own PID namespace, ended with the process that started it, so nothing it starts outlives it. It keeps the network:
     it talks to nbgrader over local TCP. Without a working bubblewrap it runs as nbgrader's."""
 
     hidden = List(Unicode(), help="folders the kernel must not see").tag(config=True)
@@ -89,7 +89,7 @@ def kernel_sandbox(folder: str, hidden: tuple[str, ...], connection_file: str) -
     needed = [sys.base_prefix, sys.prefix, str(Path(tito.__file__).resolve().parent),
               str(Path(next(iter(tinytorch.__path__))).resolve()), connection_file]
     prefix = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-              "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--cap-drop", "ALL"]
+              "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--cap-drop", "ALL", "--die-with-parent"]
     for path in sorted({os.path.realpath(p) for p in hide if os.path.isdir(p)}):
         prefix += ["--tmpfs", path]
     for path in needed:

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from urllib.parse import quote
 
-from tito.console import printable
+from tito.printable import printable
 from tito.exporter import write_atomically
 from tito.grading.judge import SubmissionResult
 
