@@ -243,11 +243,15 @@ SEEN_BY_A_JOB = GOOD + textwrap.dedent("""
             f.write("x")
     subprocess.Popen(["sleep", "4321"])
     time.sleep(1.0)  # while the other job is loaded too
+    import sys, tito
+    # the grader's Python and packages, shown read-only where they live under /tmp
+    installed = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(tito.__file__))}
     def walk(top):
-        try:
-            return sorted(os.path.join(d, f) for d, _, files in os.walk(top) for f in files)
-        except OSError:
-            return []
+        found = []
+        for d, folders, files in os.walk(top):
+            folders[:] = [f for f in folders if os.path.join(d, f) not in installed]
+            found += [os.path.join(d, f) for f in files]
+        return sorted(found)
     seen = {
         "token": token,
         "uid": os.getuid(),

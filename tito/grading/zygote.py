@@ -75,6 +75,7 @@ class Zygote:
         self.workers: dict[int, _Job] = {}  # pid -> its job
         self.reasons: dict[int, str] = {}  # pid -> why we killed that worker
         self.by_output: dict[int, _Job] = {}  # output fd -> its job
+        self.demoted: set[int] = set()  # pids of the jobs at the lowest priority
         self.poller = select.poll()
         self.devnull = os.open(os.devnull, os.O_WRONLY)
 
@@ -93,6 +94,8 @@ class Zygote:
                 elif fd in self.by_output:
                     self.take_output(self.by_output[fd])
             ended = self.reap()
+            for pid in self.demoted & self.workers.keys():
+                self.lower(pid)
             if self.mode != "namespaces":
                 if ended or time.monotonic() - last_scan > ORPHAN_SCAN_SECONDS:
                     kill_orphans(self.workers)
@@ -206,6 +209,7 @@ class Zygote:
             if pid in self.workers:
                 self.kill(pid)
                 code = isolation.exit_code(self.mode, os.waitstatus_to_exitcode(status))
+                self.demoted.discard(pid)
                 self.finish(self.workers.pop(pid), code, self.reasons.pop(pid, ""))
 
     def finish(self, job: _Job, code: int, reason: str) -> None:
@@ -234,7 +238,13 @@ class Zygote:
         """The lowest CPU priority for a job and what it started: it can no longer slow the others.
 
         The worker itself first: a new one may not have made its process group yet, and what it
-        starts later inherits its priority. A job with a user of its own: every process of it."""
+        starts later inherits its priority. A job with a user of its own: every process of it.
+        Asked again at every turn of the zygote's loop, for a process the job started between
+        fork and taking its user."""
+        self.demoted.add(pid)
+        self.lower(pid)
+
+    def lower(self, pid: int) -> None:
         targets = [(os.PRIO_PROCESS, pid), (os.PRIO_PGRP, pid)]
         if os.getuid() == 0:
             targets.append((os.PRIO_USER, isolation.job_uid(self.workers[pid].job)))
