@@ -243,14 +243,14 @@ SEEN_BY_A_JOB = GOOD + textwrap.dedent("""
             f.write("x")
     subprocess.Popen(["sleep", "4321"])
     time.sleep(1.0)  # while the other job is loaded too
-    import sys, tito
+    import re, sys, tito
     # the grader's Python and packages, shown read-only where they live under /tmp
     installed = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(tito.__file__))}
     def walk(top):
         found = []
         for d, folders, files in os.walk(top):
             folders[:] = [f for f in folders if os.path.join(d, f) not in installed]
-            found += [os.path.join(d, f) for f in files]
+            found += [os.path.join(d, f) for f in files if re.fullmatch("[0-9a-f]{16}", f)]  # tokens
         return sorted(found)
     seen = {
         "token": token,
