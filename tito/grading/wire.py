@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import threading
 import zipfile
 from pathlib import Path
 
@@ -75,12 +76,18 @@ def _load_arrays(data: bytes) -> dict[str, np.ndarray]:
     return arrays
 
 
+# numpy parses an .npy header with ast.literal_eval, which CPython 3.11 does not make safe to run
+# in several threads at once ("AST constructor recursion depth mismatch"): one header at a time.
+_HEADER_LOCK = threading.Lock()
+
+
 def _read_npy(f, file_size: int) -> np.ndarray:
     version = np.lib.format.read_magic(f)
     if version not in ((1, 0), (2, 0)):
         raise WireError(f"an .npy file of version {version}")
     read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-    shape, fortran_order, dtype = read_header(f)
+    with _HEADER_LOCK:
+        shape, fortran_order, dtype = read_header(f)
     if dtype.kind not in ARRAY_KINDS or dtype.fields is not None or dtype.subdtype is not None:
         raise WireError(f"an array of dtype {dtype}")
     count = math.prod(shape)
