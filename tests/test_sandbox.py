@@ -79,6 +79,32 @@ def test_a_late_submission_runs_at_the_lowest_priority(grader, tmp_path):
     assert "greet gave 'nice 19'" in messages(grade(grader, tmp_path, code))
 
 
+def test_jobs_share_one_scheduling_group_where_their_priorities_count(grader, tmp_path):
+    """The kernel's autogroup schedules each session apart: jobs in sessions of their own would
+    each weigh alike, whatever their nice value."""
+    code = GOOD + "def greet(name):\n    return open('/proc/self/autogroup').read().split()[0]\n"
+    first, second = (messages(grade(grader, tmp_path, code, name)) for name in ("first", "second"))
+    assert "autogroup" in first and first == second
+
+
+def test_a_late_submission_in_a_session_of_its_own_is_demoted_with_it(grader, tmp_path):
+    code = GOOD + textwrap.dedent("""
+        import os, time
+        def add(a, b):
+            while True: pass
+        def greet(name):
+            read, write = os.pipe()
+            if os.fork() == 0:
+                os.setsid()
+                time.sleep(0.5)
+                os.write(write, open("/proc/self/autogroup", "rb").read())
+                os._exit(0)
+            os.close(write)
+            return os.read(read, 100).decode().split()[-1]
+    """)
+    assert "greet gave '19'" in messages(grade(grader, tmp_path, code))
+
+
 def test_signals_ignored_do_not_save_a_loop(grader, tmp_path):
     code = GOOD + textwrap.dedent("""
         import signal
@@ -332,6 +358,23 @@ def test_a_job_cannot_signal_limit_or_read_the_zygote_or_a_classmate(grader, tmp
                                                                                  "classmate": slow}).items()}
     assert scores == {"attacker": 100, "classmate": 100}
     assert grade(grader, tmp_path, GOOD).score == 100  # the zygote still serves, with its limits
+
+
+def test_graders_side_by_side_never_share_a_job_user(tmp_path):
+    """Two grading processes' zygotes number their jobs alike; with a user per job, the end of
+    one's job (which kills every process of its user) must not kill the other's."""
+    if os.getuid() != 0:
+        pytest.skip("a user per job needs a grader run by root")
+    isolation = Isolation("none", jobs_summary("uid", "asked for"), (), "uid")
+    slow = GOOD + "import os, time\ntime.sleep(1.5)\nUID = os.getuid()\n"
+    quick = GOOD + "import os\nUID = os.getuid()\n"
+    with Grader(load_autograder_from(TOY), Limits(test_seconds=3), isolation) as one, \
+            Grader(load_autograder_from(TOY), Limits(test_seconds=3), isolation) as two:
+        with ThreadPoolExecutor(2) as pool:
+            slowly = pool.submit(grade, one, tmp_path, slow, "slow")
+            quickly = pool.submit(grade, two, tmp_path, quick, "quick")
+            assert quickly.result().score == 100
+            assert slowly.result().score == 100, slowly.result().problem
 
 
 def test_what_the_code_printed_reaches_the_grader_and_the_rest_is_cut(grader, tmp_path):

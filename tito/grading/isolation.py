@@ -45,7 +45,9 @@ JOB_BYTES = 32 * 2 ** 20  # what one job may hold on disk (a correct one holds k
 JOB_FILES = 4096
 SMALL_TMPFS = {"/dev/shm": 8 * 2 ** 20, "/var/tmp": 8 * 2 ** 20}  # private too, where they exist
 FIRST_JOB_UID = 1_500_000_000  # far above any real user's uid
-JOB_UIDS = 1_000_000
+USERS_PER_ZYGOTE = 512  # job users a zygote holds, a block of its own: more than it runs at once
+ZYGOTE_BLOCKS = 2 ** 22  # one block per pid the kernel can give (PID_MAX_LIMIT)
+JOB_UIDS = USERS_PER_ZYGOTE * ZYGOTE_BLOCKS
 KILLED = 128  # a job's PID 1 exits with KILLED + the signal that killed its worker
 UNREADABLE = "the job's user cannot read"
 INNER_UID = 1000  # the job's uid inside its user namespace, when the grader is not root
@@ -57,9 +59,18 @@ class IsolationError(OSError):
     """The kernel refused a step of a job's isolation."""
 
 
-def job_uid(job: int) -> int:
-    """The user a job runs as when the grader is root: one per job, none of a real person."""
-    return FIRST_JOB_UID + job % JOB_UIDS
+def job_uid(user: int) -> int:
+    """The uid of job user number `user` (see `job_users`): none of a real person."""
+    return FIRST_JOB_UID + user % JOB_UIDS
+
+
+def job_users(zygote_pid: int) -> range:
+    """The job users of the zygote the grader started as `zygote_pid`: a block no other zygote
+    alive on this machine holds (its pid is its own while it lives), so grading processes side by
+    side never share a job's user, its priority or its limit on processes. Block 0 (pid 0 is no
+    process) is the probe's."""
+    first = zygote_pid % ZYGOTE_BLOCKS * USERS_PER_ZYGOTE
+    return range(first, first + USERS_PER_ZYGOTE)
 
 
 def fork_job(mode: str) -> int:
@@ -164,15 +175,15 @@ def _probe(mode: str) -> str:
     return answer
 
 
-def enter(mode: str, job: int, folder: str, make_folders: bool = True) -> None:
+def enter(mode: str, user: int, folder: str, make_folders: bool = True) -> None:
     """In the job, before any of the student's code: its files, its user, no privilege left.
 
-    `folder` is the job's own (JOB_ROOT in "namespaces" mode, else one the zygote made): TMPDIR,
+    `user` is the job's user number (`job_users`); `folder` is the job's own (JOB_ROOT in "namespaces" mode, else one the zygote made): TMPDIR,
     with $HOME and the working folder inside."""
     if mode == "namespaces":
         _mount_private_files()
     if mode != "shared" and os.getuid() == 0:
-        _become(job_uid(job))
+        _become(job_uid(user))
     else:
         _drop_capabilities()
     _no_new_privileges()
@@ -209,9 +220,9 @@ def exit_code(mode: str, code: int) -> int:
     return KILLED - code if mode == "namespaces" and code > KILLED else code
 
 
-def give_folder(folder: str, job: int) -> None:
+def give_folder(folder: str, user: int) -> None:
     """In "uid" mode: the folder the zygote made for a job becomes that job's user's."""
-    os.chown(folder, job_uid(job), job_uid(job))
+    os.chown(folder, job_uid(user), job_uid(user))
 
 
 def _unshare_job_namespaces() -> None:
@@ -235,6 +246,13 @@ def _mount_private_files() -> None:
     for path, size in SMALL_TMPFS.items():
         if os.path.isdir(path):
             _tmpfs(path, f"size={size},nr_inodes=256,mode=1777", python_paths())
+    _check(_libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV, None), "mount /proc")
+
+
+def own_proc() -> None:
+    """In a new mount namespace, a /proc of this process's PID namespace."""
+    _check(_libc.unshare(CLONE_NEWNS), "unshare a mount namespace")
+    _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make mounts private")
     _check(_libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV, None), "mount /proc")
 
 

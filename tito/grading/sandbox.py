@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tito.grading.isolation import JOB_BYTES
+from tito.grading.isolation import JOB_BYTES, job_users
 from tito.grading.wire import MAX_MESSAGE, WireError, decode
 from tito.grading.worker import THREADS
 
@@ -155,7 +155,8 @@ class Zygote:
         command = [*isolation.prefix, sys.executable, "-P", "-m", "tito.grading.zygote",
                    str(theirs.fileno()), isolation.jobs]
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        pass_fds=[theirs.fileno()], env=zygote_environment(), cwd="/")
+                                        pass_fds=[theirs.fileno()], env=zygote_environment(), cwd="/",
+                                        start_new_session=True)  # no terminal for the jobs to reach
         theirs.close()
         self.process.stdin.write(scenarios.read_bytes())
         self.process.stdin.close()
@@ -166,6 +167,8 @@ class Zygote:
         self._gone = False  # the zygote itself has ended, and with it every job
         self._changed = threading.Condition()
         self._next_job = 0
+        self._users = job_users(self.process.pid)
+        self._user_of: dict[int, int] = {}  # job not yet ended -> its user number
         self._await_ready()
         threading.Thread(target=self._listen, daemon=True).start()
 
@@ -190,6 +193,7 @@ class Zygote:
                     return
                 message = json.loads(data)
                 self._exits[message["job"]] = message["code"]
+                self._user_of.pop(message["job"], None)
                 self._reasons[message["job"]] = message.get("reason", "")
                 self._printed[message["job"]] = (message.get("output", ""), message.get("cut", False))
                 self._changed.notify_all()
@@ -201,18 +205,32 @@ class Zygote:
             with self._lock:
                 self._next_job += 1
                 job = self._next_job
-                socket.send_fds(self.control, [json.dumps({"op": "start", "job": job}).encode()],
+                user = self._free_user(job)
+                socket.send_fds(self.control, [json.dumps({"op": "start", "job": job, "user": user}).encode()],
                                 [job_r, results_w])
         except OSError:
             for fd in (job_r, job_w, results_r, results_w):
                 os.close(fd)
             with self._changed:
                 self._gone = True
+                self._user_of.pop(job, None)
             raise SandboxError("the zygote has ended") from None
         os.close(job_r)
         os.close(results_w)
         threading.Thread(target=_write_and_close, args=(job_w, job_json), daemon=True).start()
         return RunningJob(self, job, results_r)
+
+    def _free_user(self, job: int) -> int:
+        """A user of this zygote's block that no running job holds, taken by `job`; in turn, so
+        that a user rests between jobs."""
+        with self._changed:
+            held = set(self._user_of.values())
+            turn = job % len(self._users)
+            user = next((u for u in [*self._users[turn:], *self._users[:turn]] if u not in held), None)
+            if user is None:
+                raise SandboxError(f"more than {len(self._users)} jobs at once in one grading process")
+            self._user_of[job] = user
+            return user
 
     def kill(self, job: int) -> None:
         self._ask("kill", job)

@@ -56,11 +56,13 @@ class Job:
         return cls([tuple(c) for c in raw["cells"]], raw["scenarios"], Limits(**raw["limits"]))
 
 
-def run_job(scenarios, job_fd: int, results_fd: int, output_fd: int, mode: str, job_number: int,
+def run_job(scenarios, job_fd: int, results_fd: int, output_fd: int, mode: str, user: int,
             folder: str) -> None:
     """The worker process, from fork to exit: isolated first, then the student's code."""
-    os.setsid()  # its own process group: everything the submission starts can be killed at once
-    isolation.enter(mode, job_number, folder)
+    # Its own process group, to kill all it starts at once; not a session of its own, which the
+    # kernel's autogroup would schedule apart, where the lowest priority weighs nothing.
+    os.setpgid(0, 0)
+    isolation.enter(mode, user, folder)
     with os.fdopen(job_fd, "rb") as f:
         job = Job.from_json(f.read())
     results = os.fdopen(results_fd, "wb", buffering=0)

@@ -49,6 +49,7 @@ LOWEST_PRIORITY = 19  # nice value
 @dataclass
 class _Job:
     job: int
+    user: int  # its user number, see isolation.job_users
     output: int  # read end of the job's stdout and stderr
     folder: str = ""  # made by the zygote, outside namespaces only
     printed: bytearray = field(default_factory=bytearray)
@@ -112,14 +113,14 @@ class Zygote:
             return False
         request = json.loads(data)
         if request["op"] == "start":
-            self.start(request["job"], fds)
+            self.start(request["job"], request["user"], fds)
         elif request["op"] in ("kill", "demote"):
             for pid, job in list(self.workers.items()):
                 if job.job == request["job"]:
                     (self.kill if request["op"] == "kill" else self.demote)(pid)
         return True
 
-    def start(self, job: int, fds: list[int]) -> None:
+    def start(self, job: int, user: int, fds: list[int]) -> None:
         job_fd, results_fd = fds
         output_r, output_w = os.pipe()
         try:
@@ -131,7 +132,7 @@ class Zygote:
             if self.mode != "namespaces":
                 folder = tempfile.mkdtemp(prefix=f"tito-job{job}-")
                 if self.mode == "uid":
-                    isolation.give_folder(folder, job)
+                    isolation.give_folder(folder, user)
             pid = isolation.fork_job(self.mode)
         except OSError as error:  # the job gets a reason; the zygote goes on with the others
             pid, refused = -1, f"the grader could not isolate it ({error})"
@@ -140,14 +141,14 @@ class Zygote:
                 _keep_only(job_fd, results_fd, output_w)
                 signal.set_wakeup_fd(-1)
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                worker.run_job(self.scenarios, job_fd, results_fd, output_w, self.mode, job,
+                worker.run_job(self.scenarios, job_fd, results_fd, output_w, self.mode, user,
                                folder or isolation.JOB_ROOT)
             finally:
                 os._exit(70)
         for fd in (job_fd, results_fd, output_w):
             os.close(fd)
         os.set_blocking(output_r, False)
-        record = _Job(job, output_r, folder)
+        record = _Job(job, user, output_r, folder)
         self.by_output[output_r] = record
         self.poller.register(output_r, select.POLLIN)
         if pid < 0:
@@ -232,7 +233,7 @@ class Zygote:
             except (ProcessLookupError, PermissionError):
                 pass
         if self.mode == "uid" and pid in self.workers:
-            _kill_user(isolation.job_uid(self.workers[pid].job))
+            _kill_user(isolation.job_uid(self.workers[pid].user))
 
     def demote(self, pid: int) -> None:
         """The lowest CPU priority for a job and what it started: it can no longer slow the others.
@@ -247,12 +248,19 @@ class Zygote:
     def lower(self, pid: int) -> None:
         targets = [(os.PRIO_PROCESS, pid), (os.PRIO_PGRP, pid)]
         if os.getuid() == 0:
-            targets.append((os.PRIO_USER, isolation.job_uid(self.workers[pid].job)))
+            targets.append((os.PRIO_USER, isolation.job_uid(self.workers[pid].user)))
         for which, who in targets:
             try:
                 os.setpriority(which, who, LOWEST_PRIORITY)
             except (ProcessLookupError, PermissionError):
                 pass
+        for process in _descendants(pid):
+            if _autogroup(process) != _autogroup(os.getpid()):  # a session of its own: down with its group
+                try:
+                    with open(f"/proc/{process}/autogroup", "w") as f:
+                        f.write(str(LOWEST_PRIORITY))
+                except OSError:
+                    pass
 
     def police_disk(self) -> None:
         """Outside namespaces a job's folder is not a capped tmpfs: kill every job whose folder
@@ -309,8 +317,9 @@ def load_scenarios(source: str) -> types.ModuleType:
 
 
 def _own_namespaces(control: socket.socket) -> None:
-    """Root without bubblewrap: continue as PID 1 of a new PID namespace without network, so that
-    every job ends with this process and none can reach the network. The first process stays
+    """Root without bubblewrap: continue as PID 1 of a new PID namespace without network (and a
+    mount namespace, for its /proc), so that every job ends with this process and none can reach
+    the network. The first process stays
     only to wait for it (and kills it if the grader goes)."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -321,6 +330,7 @@ def _own_namespaces(control: socket.socket) -> None:
         control.close()
         os._exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) & 0xFF)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    isolation.own_proc()  # /proc of this PID namespace, where the jobs' pids are found
 
 
 def _keep_only(*fds: int) -> None:
@@ -331,6 +341,29 @@ def _keep_only(*fds: int) -> None:
         os.closerange(start, fd)
         start = fd + 1
     os.closerange(start, os.sysconf("SC_OPEN_MAX"))
+
+
+def _descendants(pid: int) -> list[int]:
+    """`pid` and every process it started that is still its descendant (a job's are few: they
+    count against its limit on processes)."""
+    found, index = [pid], 0
+    while index < len(found):
+        try:
+            with open(f"/proc/{found[index]}/task/{found[index]}/children") as f:
+                found += [int(child) for child in f.read().split()]
+        except OSError:
+            pass
+        index += 1
+    return found
+
+
+def _autogroup(pid: int) -> str:
+    """The kernel's scheduling group of a process ("/autogroup-N"), "" where there is none."""
+    try:
+        with open(f"/proc/{pid}/autogroup") as f:
+            return f.read().split()[0]
+    except (OSError, IndexError):
+        return ""
 
 
 def _kill_user(uid: int) -> None:
