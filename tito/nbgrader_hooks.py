@@ -16,6 +16,7 @@
 """
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import shutil
@@ -164,12 +165,18 @@ class HiddenTestVerdicts(nbgrader_steps.NbGraderPreprocessor):
 
 def grade_notebook(nb, module, autograder, student: str):
     """The grader's result for the notebook in memory (the cells nbgrader is autograding, never a
-    file the student's kernel could have rewritten), graded from a private copy."""
+    file the student's kernel could have rewritten), graded from a private copy of its code alone:
+    the outputs its execution left (a progress bar, figures) count against no size limit."""
+    code = copy.deepcopy(nb)
+    for cell in code.cells:
+        cell.pop("attachments", None)
+        if cell.cell_type == "code":
+            cell.update(outputs=[], execution_count=None)
     with tempfile.TemporaryDirectory(prefix="tito-nbgrader-") as folder:
-        copy = Path(folder) / Path(module.file).with_suffix(".ipynb").name
-        nbformat.write(nb, copy)
+        path = Path(folder) / Path(module.file).with_suffix(".ipynb").name
+        nbformat.write(code, path)
         with Grader(autograder, Limits()) as grader:
-            return grader.grade(Submission(student, copy))
+            return grader.grade(Submission(student, path))
 
 
 def verdict_outputs(outcome) -> list:
