@@ -274,20 +274,40 @@ def gradescope(course):
 
 
 def public_python(top: Path) -> Path:
-    import numpy
+    """A Python with what the bundle's setup.sh installs (and what that needs), and nothing else."""
+    from tito.gradescope_bundle import requirements
 
     system = Path("/usr/bin/python3")
     version = subprocess.run([system, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True)
     assert version.stdout.strip() == str(sys.version_info[:2]), "needs the system's Python, same version as this one"
     venv = top / "python"
     subprocess.run([system, "-m", "venv", "--without-pip", str(venv)], check=True)
-    packages, linked = Path(numpy.__file__).parent.parent, top / "numpy-only"
+    linked = top / "installed"
     linked.mkdir()
-    for name in ("numpy", "numpy.libs"):
-        if (packages / name).exists():
-            (linked / name).symlink_to(packages / name)
-    (next((venv / "lib").glob("python3*")) / "site-packages" / "numpy.pth").write_text(f"{linked}\n")
+    for path in installed_files(requirements(Path(__file__).parents[1] / "pyproject.toml")):
+        (linked / path.name).symlink_to(path)
+    (next((venv / "lib").glob("python3*")) / "site-packages" / "installed.pth").write_text(f"{linked}\n")
     return venv / "bin"
+
+
+def installed_files(wanted: list[str]) -> set[Path]:
+    """The top-level files and folders of these requirements' distributions (their metadata
+    too, which some read), and of theirs."""
+    from importlib import metadata
+
+    names, seen, found = [re.match(r"[\w.-]+", r)[0] for r in wanted], set(), set()
+    while names:
+        try:
+            distribution = metadata.distribution(names.pop())
+        except metadata.PackageNotFoundError:  # for another platform or Python
+            continue
+        if distribution.metadata["Name"].lower() in seen:
+            continue
+        seen.add(distribution.metadata["Name"].lower())
+        names += [re.match(r"[\w.-]+", r)[0] for r in distribution.requires or [] if "extra ==" not in r]
+        found |= {Path(distribution.locate_file(f.parts[0])) for f in distribution.files
+                  if f.parts[0] not in ("..", "__pycache__") and not f.parts[0].endswith(".pth")}
+    return found
 
 
 # How the container lets root isolate jobs: fully, or as Docker's default capabilities do
@@ -364,6 +384,35 @@ def test_on_gradescope_a_correct_submission_gets_100_shown_as_the_course_says(co
     assert results["score"] == 100 and results["output"].startswith("100/100 points")
     assert {t["visibility"] for t in results["tests"]} == {course.test_visibility} != {"visible"}
     assert all({"name", "score", "max_score", "status", "output"} <= set(t) for t in results["tests"])
+
+
+def test_on_gradescope_the_package_and_old_notebooks_grade_as_in_tito_grade(course, gradescope, tmp_path):
+    """The whole tinytorch package (with the student stubs) and nbformat are there, as in tito grade."""
+    import nbformat
+
+    code = (samples(course) / "correct_percent.py").read_text().replace("# %%\n", "", 1)
+    code = code.replace("#| export\n", "#| export\nfrom tinytorch.core.tensor import Parameter\n", 1)
+    old = nbformat.v3.new_notebook(worksheets=[nbformat.v3.new_worksheet(cells=[nbformat.v3.new_code_cell(code)])])
+    text = nbformat.writes(old, version=3)
+    (tmp_path / "class" / "old").mkdir(parents=True)
+    (tmp_path / "class" / "old" / "optimizers.ipynb").write_text(text)
+    by_tito = tito_grade_scores(tmp_path / "class", tmp_path / "graded")
+    results = run_gradescope(gradescope, "old-notebook", {"optimizers.ipynb": text})
+    assert results["score"] == by_tito["old"] == 100, results["output"]
+    bundled = zipfile.ZipFile(gradescope[0] / "autograder.zip").read("lib/tinytorch/core/optimizers.py").decode()
+    assert bundled == course.module("06").package_file.read_text() and "NotImplementedError" in bundled
+
+
+def test_no_gradescope_bundle_ships_a_solution_in_the_package(course_copy, tmp_path):
+    from tito.course import CourseError
+    from tito.exporter import package_text
+    from tito.gradescope_bundle import build_bundle
+
+    module = course_copy.module("06")
+    module.package_file.write_text(package_text(module, module.solution))  # an export of the solution
+    with pytest.raises(CourseError, match="holds lines of the solution of module 06"):
+        build_bundle(course_copy, module, tmp_path / "autograder.zip")
+    assert not (tmp_path / "autograder.zip").exists()
 
 
 def test_gradescope_output_names_the_crashes_and_time_outs():

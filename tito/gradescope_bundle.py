@@ -2,23 +2,31 @@
 
 Gradescope unpacks it into /autograder/source, runs `setup.sh` once as root when it builds the
 image, and `run_autograder` for each submission (see `tito.grading.gradescope`). The code its
-workers import (`tito`, `tinytorch`) lives in `lib/`, apart from `course.toml` and the hidden
-tests in `autograder/`: a worker is shown `lib/` and nothing beside it.
+workers import (`tito`, and the whole `tinytorch` package that `tito grade` shows its workers,
+with the modules' student stubs) lives in `lib/`, apart from `course.toml` and the hidden tests
+in `autograder/`: a worker is shown `lib/` and nothing beside it. `setup.sh` installs what grading
+imports, at the versions pyproject.toml asks for.
 """
 from __future__ import annotations
 
+import re
+import shlex
+import tomllib
 import zipfile
 from pathlib import Path
 
-from tito.course import REGISTRY, Course, Module
+from tito.course import REGISTRY, Course, CourseError, Module
 from tito.grading.judge import grader_files, load_autograder
+
+GRADING_NEEDS = ("numpy", "nbformat")  # what workers and the grader import beyond the standard library
+ANSWER = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
 
 SETUP = """#!/usr/bin/env bash
 # Gradescope runs this once when it builds the autograder image.
 set -euo pipefail
 # bubblewrap: the sandbox, used where the container allows it (run_autograder probes).
 apt-get update -qq && apt-get install -y -qq python3 python3-pip bubblewrap >/dev/null
-pip3 install --quiet numpy tomli
+pip3 install --quiet tomli {REQUIREMENTS}
 """
 LIB = "lib"
 RUN = """#!/usr/bin/env bash
@@ -33,17 +41,38 @@ exec python3 -m tito.grading.gradescope
 
 def build_bundle(course: Course, module: Module, out: Path) -> Path:
     autograder = load_autograder(module)
-    files = {"setup.sh": SETUP, "run_autograder": RUN.replace("{LIB}", LIB)}
+    check_no_answer_in_package(course)
+    setup = SETUP.replace("{REQUIREMENTS}", " ".join(map(shlex.quote, requirements(course.root / "pyproject.toml"))))
+    files = {"setup.sh": setup, "run_autograder": RUN.replace("{LIB}", LIB)}
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bundle:
         for name, text in files.items():
             _write(bundle, name, text, executable=True)
         bundle.write(course.root / REGISTRY, REGISTRY)
-        shared = [course.root / "tinytorch" / name for name in ("__init__.py", "plaindata.py")]
-        for path in [*sorted((course.root / "tito").rglob("*.py")), *shared]:
+        for path in [*sorted((course.root / "tito").rglob("*.py")), *sorted((course.root / "tinytorch").rglob("*.py"))]:
             bundle.write(path, f"{LIB}/{path.relative_to(course.root).as_posix()}")
         for path in grader_files(autograder.folder):
             bundle.write(path, path.relative_to(course.root).as_posix())
     return out
+
+
+def requirements(pyproject: Path) -> list[str]:
+    """pyproject.toml's requirements of the packages grading imports (GRADING_NEEDS)."""
+    wanted = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    return [r for r in wanted if re.match(r"[A-Za-z0-9_.-]+", r)[0].lower() in GRADING_NEEDS]
+
+
+def check_no_answer_in_package(course: Course) -> None:
+    """The package the bundle ships holds each module's student stub, never its solution: no
+    line of an answer region may be in it (an export run on the solution would put them there)."""
+    for module in course.modules:
+        answers = {line.strip() for region in ANSWER.findall(module.solution.read_text())
+                   for line in region.splitlines() if len(line.strip()) >= 20 and not line.strip().startswith("#")}
+        package = module.package_file
+        leaked = answers & {line.strip() for line in package.read_text().splitlines()} if package.is_file() else set()
+        if leaked:
+            raise CourseError(f"{package} holds lines of the solution of module {module.number} "
+                              f"(e.g. {sorted(leaked)[0]!r}): run `tito export {module.number}` on the "
+                              f"student module (modules/) before building the bundle.")
 
 
 def _write(bundle: zipfile.ZipFile, name: str, text: str, executable: bool) -> None:
