@@ -377,6 +377,17 @@ def test_graders_side_by_side_never_share_a_job_user(tmp_path):
             assert slowly.result().score == 100, slowly.result().problem
 
 
+def test_a_submission_that_floods_the_grader_with_json_gets_an_error_past_its_budget(grader, tmp_path):
+    """Each message is under the wire's limit, but together they would cost the grader hundreds
+    of MB of Python objects: past the submission's budget the rest is an error."""
+    from hostile_corpus import forged
+
+    flood = forged('[encode({"type": "result", "scenario": n, "observations": [{}] * 900_000}) for n in names]')
+    result = grade(grader, tmp_path, GOOD + flood)
+    assert [o.status for o in result.outcomes] == ["failed", "error"]
+    assert "more than 4 MB of results" in result.outcomes[1].message
+
+
 def test_what_the_code_printed_reaches_the_grader_and_the_rest_is_cut(grader, tmp_path):
     loud = grade(grader, tmp_path, "print('first words')\nprint('x' * 10_000_000)\n" + GOOD)
     assert loud.score == 100 and loud.output_cut

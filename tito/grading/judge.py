@@ -10,7 +10,7 @@ from tito.cells import parse_cells
 from tito.course import CourseError, Module
 from tito.exporter import graded
 from tito.grading.files import load_file
-from tito.grading.sandbox import Isolation, RunningJob, SandboxError, Zygote, choose_isolation
+from tito.grading.sandbox import HeaderBudget, Isolation, RunningJob, SandboxError, Zygote, choose_isolation
 from tito.grading.submissions import Submission, read_source
 from tito.grading.worker import READY, Job, Limits
 
@@ -76,6 +76,8 @@ class Autograder:
 LATE_SECONDS = 1.0  # a test still running after this starts the remaining ones apart
 APART_SLACK = 0.5  # seconds a test apart gets beyond its limit, to start while the others do
 MIN_TASKS = 4  # processes or threads a worker that runs apart may start, at least
+# JSON its workers may send for one submission: a correct one sends about 50 kB in all.
+SUBMISSION_HEADER_BYTES = 4 * 2 ** 20
 
 INSTRUCTOR_ONLY = ("mutants", "correct", "samples", "make_expected.py", "__pycache__")
 
@@ -129,9 +131,10 @@ class Grader:
             return all_failed(submission, self.autograder, str(problem), started)
         scenarios = list(dict.fromkeys(test.scenario for test in self.autograder.tests))
         observed: dict[str, Report | Incident] = {}
-        apart = _Apart(self, cells)
+        budget = HeaderBudget(SUBMISSION_HEADER_BYTES)
+        apart = _Apart(self, cells, budget)
         job = Job(cells, scenarios, self.limits)
-        running = self.start_worker(job)
+        running = self.start_worker(job, budget)
         try:
             problem = self._run_worker(running, job, observed, apart)
             if problem:
@@ -176,12 +179,12 @@ class Grader:
         finally:
             running.stop()
 
-    def start_worker(self, job: Job) -> RunningJob:
+    def start_worker(self, job: Job, budget: HeaderBudget | None = None) -> RunningJob:
         """Start a worker; a zygote that a submission managed to kill is replaced first."""
         for attempt in range(2):
             zygote = self.zygote
             try:
-                return zygote.start(job.to_json())
+                return zygote.start(job.to_json(), budget)
             except SandboxError:
                 with self._restart:
                     if self.zygote is zygote:
@@ -193,8 +196,8 @@ class Grader:
 class _Apart:
     """The tests of one submission that run side by side, one worker each."""
 
-    def __init__(self, grader: Grader, cells):
-        self.grader, self.cells = grader, cells
+    def __init__(self, grader: Grader, cells, budget: HeaderBudget):
+        self.grader, self.cells, self.budget = grader, cells, budget
         self.load_seconds = 0.0
         self.running: list[tuple[str, RunningJob]] = []
         self.started = 0.0  # when they started; 0 while they have not
@@ -207,7 +210,8 @@ class _Apart:
             # that every test runs slows down no other submission.
             own = self.grader.limits
             limits = replace(own, memory_mb=own.memory_mb // 2, tasks=max(MIN_TASKS, own.tasks // max(1, len(names))))
-            self.running = [(name, self.grader.start_worker(Job(self.cells, [name], limits))) for name in names]
+            self.running = [(name, self.grader.start_worker(Job(self.cells, [name], limits), self.budget))
+                            for name in names]
             for _, job in self.running:
                 job.demote()
 
@@ -300,6 +304,9 @@ def _lost(status, running: RunningJob, limits: Limits) -> str:
         return f"it ran for more than {limits.test_seconds:g} s (an endless loop?) and was stopped"
     if not isinstance(status, str) or status == "garbled":
         return "the worker sent something that is not a result"
+    if status == "over budget":
+        return (f"the workers sent more than {SUBMISSION_HEADER_BYTES // 2 ** 20} MB of results for this "
+                f"submission (a correct one sends kilobytes)")
     return running.exit_reason()
 
 

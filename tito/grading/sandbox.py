@@ -198,7 +198,7 @@ class Zygote:
                 self._printed[message["job"]] = (message.get("output", ""), message.get("cut", False))
                 self._changed.notify_all()
 
-    def start(self, job_json: bytes) -> "RunningJob":
+    def start(self, job_json: bytes, budget: "HeaderBudget | None" = None) -> "RunningJob":
         job_r, job_w = os.pipe()
         results_r, results_w = os.pipe()
         try:
@@ -218,7 +218,7 @@ class Zygote:
         os.close(job_r)
         os.close(results_w)
         threading.Thread(target=_write_and_close, args=(job_w, job_json), daemon=True).start()
-        return RunningJob(self, job, results_r)
+        return RunningJob(self, job, results_r, budget)
 
     def _free_user(self, job: int) -> int:
         """A user of this zygote's block that no running job holds, taken by `job`; in turn, so
@@ -277,15 +277,33 @@ class Zygote:
             self.process.wait()
 
 
+class HeaderBudget:
+    """The bytes of JSON headers that the workers of one submission may still send. Decoded, a
+    header is Python objects many times its size (4 MB of `{}` are 97 MB): a submission's
+    messages, kept until its verdicts, cannot exhaust the grader's memory."""
+
+    def __init__(self, size: int):
+        self.left = size
+
+    def take(self, size: int) -> bool:
+        """Spend `size` bytes; False, and nothing left for later, when there are not that many."""
+        if size > self.left:
+            self.left = 0
+            return False
+        self.left -= size
+        return True
+
+
 class RunningJob:
     """One worker's stream of results."""
 
-    def __init__(self, zygote: Zygote, job: int, results_fd: int):
-        self.zygote, self.job, self.fd = zygote, job, results_fd
+    def __init__(self, zygote: Zygote, job: int, results_fd: int, budget: HeaderBudget | None = None):
+        self.zygote, self.job, self.fd, self.budget = zygote, job, results_fd, budget
         self._buffer = b""
 
     def receive(self, seconds: float) -> dict | str:
-        """The next message, or why there is none: "timeout", "crashed" or "garbled"."""
+        """The next message, or why there is none: "timeout", "crashed", "garbled", or "over
+        budget" when its header would exceed what is left of the submission's budget."""
         deadline = time.monotonic() + seconds
         while True:
             if len(self._buffer) >= 8:
@@ -294,6 +312,9 @@ class RunningJob:
                     return "garbled"
                 if len(self._buffer) >= 8 + size:
                     blob, self._buffer = self._buffer[8:8 + size], self._buffer[8 + size:]
+                    header = min(int.from_bytes(blob[:8], "little"), len(blob))
+                    if self.budget is not None and not self.budget.take(header):
+                        return "over budget"
                     try:
                         return decode(blob)
                     except WireError:
