@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import copy
 import functools
+import logging
+import math
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import nbformat
@@ -32,7 +35,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader import preprocessors as nbgrader_steps
 from nbgrader.api import Gradebook
 from nbgrader.converters import Autograde, GenerateAssignment
-from traitlets import List, Unicode
+from traitlets import Integer, List, Unicode
 
 import tito
 from tito.course import load_course
@@ -43,6 +46,8 @@ from tito.release import hidden_cell, hidden_id
 from tito.stubs import STUB, fill_todo_messages
 
 INSTRUCTOR_FOLDERS = ("solutions", "autograder", "tests")  # of the course repository
+LOG = logging.getLogger(__name__)
+NOTEBOOK_SECONDS = 900  # of the whole notebook in the student's kernel
 VERDICT_NAMES = {"failed": "Failed", "error": "Error", "timeout": "TimedOut", "crashed": "Crashed"}
 
 
@@ -115,16 +120,32 @@ def _works(prefix: tuple[str, ...]) -> bool:
 
 
 class Execute(nbgrader_steps.Execute):
+    notebook_timeout = Integer(NOTEBOOK_SECONDS, help="seconds the whole notebook may run, after which its "
+                               "kernel is stopped (the verdicts never depend on it)").tag(config=True)
+
     def __init__(self, **kwargs):
         kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
         super().__init__(**kwargs)
+        self._deadline = math.inf
 
     def preprocess(self, nb, resources, km=None):
+        self._deadline = time.monotonic() + self.notebook_timeout
         try:
             return super().preprocess(nb, resources, km=km)
         except (DeadKernelError, CellTimeoutError, TimeoutError) as stopped:
             self.log.warning("The kernel stopped (%s): the hidden tests are graded all the same.", stopped)
             return nb, resources
+
+    def preprocess_cell(self, cell, resources, index):
+        if time.monotonic() >= self._deadline:
+            raise TimeoutError(f"the notebook ran for more than {self.notebook_timeout} s")
+        return super().preprocess_cell(cell, resources, index)
+
+    def _get_timeout(self, cell):
+        """A cell's limit, never past the notebook's deadline."""
+        timeout = super()._get_timeout(cell)
+        left = max(1, math.ceil(self._deadline - time.monotonic()))
+        return left if timeout is None else min(timeout, left)
 
 
 class UngradeStrangers(nbgrader_steps.NbGraderPreprocessor):
@@ -146,7 +167,7 @@ class HiddenTestVerdicts(nbgrader_steps.NbGraderPreprocessor):
     def preprocess(self, nb, resources):
         module = load_course(Path(self.course_root)).module(self.module)
         autograder = load_autograder(module)
-        result = grade_notebook(nb, module, autograder, resources["nbgrader"]["student"])
+        result = grade_notebook(nb, module, autograder, resources["nbgrader"]["student"], self.log)
         outcomes = {o.name: o for o in result.outcomes}
         cells = {cell.metadata.get("nbgrader", {}).get("grade_id"): cell for cell in nb.cells}
         for test in autograder.tests:
@@ -163,7 +184,7 @@ class HiddenTestVerdicts(nbgrader_steps.NbGraderPreprocessor):
         return nb, resources
 
 
-def grade_notebook(nb, module, autograder, student: str):
+def grade_notebook(nb, module, autograder, student: str, log: logging.Logger = LOG):
     """The grader's result for the notebook in memory (the cells nbgrader is autograding, never a
     file the student's kernel could have rewritten), graded from a private copy of its code alone:
     the outputs its execution left (a progress bar, figures) count against no size limit."""
@@ -176,6 +197,7 @@ def grade_notebook(nb, module, autograder, student: str):
         path = Path(folder) / Path(module.file).with_suffix(".ipynb").name
         nbformat.write(code, path)
         with Grader(autograder, Limits()) as grader:
+            (log.info if grader.isolation.isolated else log.warning)("Grading in %s", grader.isolation.summary)
             return grader.grade(Submission(student, path))
 
 

@@ -56,10 +56,10 @@ def grade(root: Path) -> dict:
     with tempfile.TemporaryDirectory(prefix="submission-") as copy:
         submission = submission_at(private_copy(root / "submission", Path(copy) / "submission"), module)
         with Grader(load_autograder(module), Limits()) as grader:
-            result = grader.grade(submission)
             isolation = grader.isolation.summary
+            print(f"isolation: {isolation}", flush=True)  # before any student code runs
+            result = grader.grade(submission)
     remove_job_files()
-    print(f"isolation: {isolation}")
     return gradescope_report(result, course.test_visibility, isolation)
 
 
