@@ -58,6 +58,13 @@ def test_a_notebook_that_is_not_json_is_a_clear_error(tmp_path):
         read_notebook(broken)
 
 
+def test_a_deeply_nested_notebook_is_a_clear_error(tmp_path):
+    deep = tmp_path / "optimizers.ipynb"
+    deep.write_text('{"cells": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(CourseError, match="nested too deeply"):
+        read_notebook(deep)
+
+
 def test_json_that_is_not_a_notebook_is_a_clear_error(tmp_path):
     odd = tmp_path / "odd.ipynb"
     odd.write_text(json.dumps([1, 2]))

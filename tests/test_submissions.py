@@ -123,3 +123,18 @@ def test_resume_trusts_only_the_results_this_grader_wrote(tmp_path):
     assert [s.student for s in plan(pending, out, resume=True).pending] == ["cy", "dee"]
     (out / RECORD / "manifest.json").write_text("not json")
     assert [s.student for s in plan(pending, out, resume=True).pending] == ["bob", "cy", "dee"]
+
+
+def test_gradescopes_private_copy_keeps_which_of_several_notebooks_is_newest(course, tmp_path):
+    from tito.grading.gradescope import private_copy
+    from tito.grading.submissions import submission_at
+
+    module = course.module(course.assignment)
+    for age, folder in enumerate(("newest", "older")):  # the older one is copied last
+        (tmp_path / "submission" / folder).mkdir(parents=True)
+        path = tmp_path / "submission" / folder / "optimizers.ipynb"
+        path.write_text("{}")
+        os.utime(path, (1_700_000_000 - age * 1000, 1_700_000_000 - age * 1000))
+    copy = private_copy(tmp_path / "submission", tmp_path / "copy" / "submission")
+    assert submission_at(copy, module).source.parent.name == "newest"
+    assert (copy / "older" / "optimizers.ipynb").stat().st_mtime == 1_700_000_000 - 1000

@@ -110,6 +110,13 @@ def test_arrays_of_objects_or_records_are_refused(descr):
         decode(blob)
 
 
+@pytest.mark.parametrize("descr", ["<U0", "|S0"])
+def test_an_array_of_empty_items_cannot_claim_any_shape(descr):
+    blob = message_with_archive(npz({"a0.npy": npy_header((2 ** 40,), descr)}))  # no byte, 2 ** 40 items
+    with pytest.raises(WireError, match="dtype"):
+        decode(blob)
+
+
 def test_a_short_array_and_a_long_header_are_refused():
     with pytest.raises(WireError):
         decode(message_with_archive(npz({"a0.npy": npy_header((4,)) + bytes(8)})))

@@ -82,6 +82,9 @@ def parse_notebook(text: str, path: Path) -> list[Cell]:
             f"{path} is not a valid notebook: line {e.lineno}, column {e.colno}: {e.msg}. "
             "Repair it, or delete it to work from the .py (`tito notebook` recreates it)."
         ) from None
+    except RecursionError:
+        raise CourseError(f"{path} is not a valid notebook: its JSON is nested too deeply. Repair it, or "
+                          "delete it to work from the .py (`tito notebook` recreates it).") from None
     if isinstance(notebook, dict) and isinstance(notebook.get("nbformat"), int) and notebook["nbformat"] < 4:
         notebook = _upgraded(text, path)
     raw_cells = notebook.get("cells") if isinstance(notebook, dict) else None

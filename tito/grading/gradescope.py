@@ -108,7 +108,7 @@ def lock_down(root: Path) -> None:
 
 
 def private_copy(submission: Path, copy: Path) -> Path:
-    """The submission's regular files, copied into `copy`; symlinks are left out."""
+    """The submission's regular files, copied into `copy` with their times; symlinks are left out."""
     copy.mkdir(parents=True)
     for parent, _, files in os.walk(submission):
         for name in files:
@@ -117,7 +117,7 @@ def private_copy(submission: Path, copy: Path) -> Path:
                 continue
             target = copy / source.relative_to(submission)
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
+            shutil.copy2(source, target)  # with its time: the newest of several sources is graded
     return copy
 
 

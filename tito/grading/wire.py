@@ -88,7 +88,8 @@ def _read_npy(f, file_size: int) -> np.ndarray:
     read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
     with _HEADER_LOCK:
         shape, fortran_order, dtype = read_header(f)
-    if dtype.kind not in ARRAY_KINDS or dtype.fields is not None or dtype.subdtype is not None:
+    if (dtype.kind not in ARRAY_KINDS or dtype.fields is not None or dtype.subdtype is not None
+            or dtype.itemsize == 0):  # items of no byte: any shape would pass the size check
         raise WireError(f"an array of dtype {dtype}")
     count = math.prod(shape)
     if count < 0 or count * dtype.itemsize > file_size:
