@@ -14,7 +14,7 @@ from tito.grading.sandbox import Isolation, choose_isolation, jobs_summary
 from tito.grading.submissions import Submission
 from tito.grading.worker import Limits
 from tito.grading.zygote import OUTPUT_KEPT
-from tito.grading.isolation import FIRST_JOB_UID, JOB_BYTES
+from tito.grading.isolation import JOB_BYTES, job_uid, job_users
 
 pytestmark = pytest.mark.grading
 
@@ -400,8 +400,9 @@ def test_no_job_process_outlives_the_grader(tmp_path):
     code = GOOD + "import subprocess\nsubprocess.Popen(['sleep', '765432'], start_new_session=True)\n"
     with Grader(load_autograder_from(TOY), Limits(test_seconds=3), choose_isolation()) as grader:
         grade(grader, tmp_path, code)
+        ours = {job_uid(user) for user in job_users(grader.zygote.process.pid)}  # not other graders' jobs
     users = subprocess.run(["ps", "-eo", "uid=,args="], capture_output=True, text=True).stdout.splitlines()
-    assert not [line for line in users if "765432" in line or int(line.split()[0]) >= FIRST_JOB_UID]
+    assert not [line for line in users if "765432" in line or int(line.split()[0]) in ours]
 
 
 def test_feedback_quotes_what_the_code_printed_in_a_block_it_cannot_close(grader, tmp_path):
