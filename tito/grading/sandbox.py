@@ -155,8 +155,7 @@ class Zygote:
         command = [*isolation.prefix, sys.executable, "-P", "-m", "tito.grading.zygote",
                    str(theirs.fileno()), isolation.jobs]
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        pass_fds=[theirs.fileno()], env=zygote_environment(), cwd="/",
-                                        start_new_session=True)  # no terminal for the jobs to reach
+                                        pass_fds=[theirs.fileno()], env=zygote_environment(), cwd="/")
         theirs.close()
         self.process.stdin.write(scenarios.read_bytes())
         self.process.stdin.close()

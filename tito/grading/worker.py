@@ -59,9 +59,10 @@ class Job:
 def run_job(scenarios, job_fd: int, results_fd: int, output_fd: int, mode: str, user: int,
             folder: str) -> None:
     """The worker process, from fork to exit: isolated first, then the student's code."""
-    # Its own process group, to kill all it starts at once; not a session of its own, which the
-    # kernel's autogroup would schedule apart, where the lowest priority weighs nothing.
-    os.setpgid(0, 0)
+    # A session of its own: its own process group, to kill all it starts at once, and its own
+    # scheduling group (the kernel's autogroup), so that a job weighs as one whatever number of
+    # processes it starts; the zygote demotes a late job's whole group (zygote.lower).
+    os.setsid()
     isolation.enter(mode, user, folder)
     with os.fdopen(job_fd, "rb") as f:
         job = Job.from_json(f.read())

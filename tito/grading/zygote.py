@@ -254,8 +254,10 @@ class Zygote:
                 os.setpriority(which, who, LOWEST_PRIORITY)
             except (ProcessLookupError, PermissionError):
                 pass
-        for process in _descendants(pid):
-            if _autogroup(process) != _autogroup(os.getpid()):  # a session of its own: down with its group
+        own = _autogroup(os.getpid())
+        for process in _descendants(pid):  # each session's group: nice counts between groups only
+            group = _autogroup(process)
+            if group[0] != own[0] and group[1] != str(LOWEST_PRIORITY):
                 try:
                     with open(f"/proc/{process}/autogroup", "w") as f:
                         f.write(str(LOWEST_PRIORITY))
@@ -357,13 +359,15 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def _autogroup(pid: int) -> str:
-    """The kernel's scheduling group of a process ("/autogroup-N"), "" where there is none."""
+def _autogroup(pid: int) -> tuple[str, str]:
+    """The kernel's scheduling group of a process and its nice value, ("/autogroup-N", "0");
+    ("", "") where there is none (a kernel without autogroup, or a process gone)."""
     try:
         with open(f"/proc/{pid}/autogroup") as f:
-            return f.read().split()[0]
-    except (OSError, IndexError):
-        return ""
+            name, _, nice = f.read().split()
+        return name, nice
+    except (OSError, ValueError):
+        return "", ""
 
 
 def _kill_user(uid: int) -> None:
