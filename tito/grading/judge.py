@@ -10,7 +10,7 @@ from tito.cells import parse_cells
 from tito.course import CourseError, Module
 from tito.exporter import graded
 from tito.grading.files import load_file
-from tito.grading.sandbox import Isolation, RunningJob, SandboxError, Zygote, choose_isolation
+from tito.grading.sandbox import Isolation, RunningJob, SandboxError, Zygote, choose_isolation, stop_all
 from tito.grading.submissions import Submission, read_source
 from tito.grading.worker import READY, Job, Limits
 
@@ -221,8 +221,7 @@ class _Apart:
             observed[name] = read_report(message, name) or _incident(message, job, limits)
 
     def stop(self) -> None:
-        for _, job in self.running:
-            job.stop()
+        stop_all([job for _, job in self.running])
 
 
 class _Unreadable(Exception):
