@@ -318,19 +318,10 @@ class RunningJob:
             self.zygote.kill(self.job)
 
     def stop(self) -> None:
+        """Kill the job unless it has ended, wait for its end, and close its stream."""
         self.kill()
         self.zygote.exit_code(self.job, wait=5.0)
         os.close(self.fd)
-
-
-def stop_all(jobs: list[RunningJob]) -> None:
-    """Stop jobs all at once: each is killed before any is waited for. A killed job still needs
-    the CPU to exit, which it shares with the jobs still spinning beside it: stopped one by one,
-    the tests of a submission that hangs in all of them would take seconds each to end."""
-    for job in jobs:
-        job.kill()
-    for job in jobs:
-        job.stop()
 
 
 def _write_and_close(fd: int, data: bytes) -> None:
