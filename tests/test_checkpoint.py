@@ -4,6 +4,7 @@ import zipfile
 import numpy as np
 import pytest
 
+from test_chapter_claims import run_cells
 from tinytorch import plaindata
 from tinytorch.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from tinytorch.core.tensor import Tensor
@@ -138,3 +139,10 @@ def test_a_tree_deeper_than_any_plain_data_is_refused():
         tree = [tree]
     with pytest.raises(ValueError, match="nested"):
         plaindata.decode(tree, {})
+
+
+def test_the_chapter_s_resumed_run_is_bit_identical_and_the_weights_only_one_is_not():
+    chapter = run_cells("race_setup", "spirals_setup", "checkpoint")
+    assert chapter["identical"] and chapter["resumed"] == chapter["straight"]
+    assert chapter["weights_only"][:20] == chapter["straight"][:20]
+    assert chapter["weights_only"][-1] != chapter["straight"][-1]

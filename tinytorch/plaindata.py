@@ -106,8 +106,8 @@ def _encode_dict(value: dict, arrays, exact, where):
     items = {(k if exact else str(k)): v for k, v in value.items()}
     if all(isinstance(k, str) for k in items) and not (len(items) == 1 and next(iter(items)) in TAGS):
         return {k: _encode(v, arrays, exact, f"{where}[{k!r}]") for k, v in items.items()}
-    return {DICT: [[_encode(k, arrays, exact, f"a key of {where}"), _encode(v, arrays, exact, f"{where}[{k!r}]")]
-                   for k, v in items.items()]}
+    return {DICT: [[_encode(k, arrays, exact, f"a key of {where}"),
+                    _encode(v, arrays, exact, f"{where}[{k!r}]")] for k, v in items.items()]}
 
 
 def _decode(tree, arrays, exact, where, depth):
