@@ -968,7 +968,7 @@ class Adam(Optimizer):
 
 
 # %% nbgrader={"grade": true, "grade_id": "adam_moments", "locked": true, "points": 5, "schema_version": 3, "solution": false}
-# Test: Adam's running averages, m of the gradient (beta1) and v of its square (beta2)
+# Test: Adam's running averages, m of the gradient (beta1) and v of its square (beta2), with the betas given
 import numpy as np
 from tinytorch.core.tensor import Parameter
 
@@ -991,6 +991,21 @@ assert np.allclose(v, [0.009999, 0.019996]), (
     f"exp_avg_sq is {v}, expected [0.009999, 0.019996] (v = 0.999 * v + 0.001 * g * g): "
     + ("is v built from g instead of g * g?" if np.allclose(v, [0.003999, 0.002002], rtol=1e-3) else
        "are the betas swapped, or is v divided in place by its bias correction?"))
+
+# The same gradients with betas=(0.8, 0.99): the averages use the betas the optimizer was given.
+w = Parameter(np.array([0.0, 0.0]))
+opt = Adam([w], lr=0.01, betas=(0.8, 0.99))
+for g in ([1.0, -2.0], [3.0, 4.0]):
+    w.grad = np.array(g)
+    opt.step()
+m, v = opt.m_buffers[0], opt.v_buffers[0]
+defaults = np.allclose(m, [0.39, 0.22]) and np.allclose(v, [0.009999, 0.019996])
+assert np.allclose(m, [0.76, 0.48]) and np.allclose(v, [0.0999, 0.1996]), (
+    f"with betas=(0.8, 0.99) exp_avg is {m} and exp_avg_sq {v}, expected [0.76, 0.48] and "
+    "[0.0999, 0.1996] (m = 0.8 * m + 0.2 * g, v = 0.99 * v + 0.01 * g * g): "
+    + ("these are the averages of the default betas (0.9, 0.999): are the betas written into "
+       "the update as numbers? Use the betas the optimizer was given" if defaults else
+       "m averages g with beta1, v averages g * g with beta2"))
 
 # %% nbgrader={"grade": true, "grade_id": "adam_bias_correction", "locked": true, "points": 6, "schema_version": 3, "solution": false}
 # Test: Adam's bias correction: the first step moves every coordinate by lr, and steps 2 and 10 follow the formula
