@@ -184,3 +184,17 @@ def _npy_bytes(value) -> bytes:
 def test_what_looks_like_a_tag_crosses_as_data():
     message = {"a": {"__array__": "a0"}, "b": ({"__tuple__": 1},), 3: np.float32(0.5)}
     assert decode(encode(message)) == {"a": {"__array__": "a0"}, "b": [{"__tuple__": 1}], "3": 0.5}
+
+
+def test_a_verdict_s_message_says_what_happened_not_the_test_s_name():
+    """Every report shows the test beside its message: the message must not name it again."""
+    def raises(observed, expected):
+        raise KeyError("x")
+
+    test = GradedTest("t", "Adam's first step", 5, "s", raises)
+    messages = [verdict(test, Incident("timeout", "it ran too long"), {}).message,
+                verdict(test, Report(error="RuntimeError: x (at m.py:3)"), {}).message,
+                verdict(test, Report(observations={}), {}).message]
+    assert messages[:2] == ["it ran too long", "RuntimeError: x (at m.py:3)"]
+    assert messages[2].startswith("the result could not be checked (KeyError")
+    assert not any("Adam's first step" in m for m in messages)
