@@ -74,6 +74,7 @@ class Autograder:
 # What stays with the instructor: the material that validates the autograder, and the script that
 # makes its expected values. Everything else in an autograder folder is what grading needs.
 LATE_SECONDS = 1.0  # a test still running after this starts the remaining ones apart
+APART_SLACK = 0.5  # seconds a test apart gets beyond its limit, to start while the others do
 MIN_TASKS = 4  # processes or threads a worker that runs apart may start, at least
 
 INSTRUCTOR_ONLY = ("mutants", "correct", "samples", "make_expected.py", "__pycache__")
@@ -213,7 +214,7 @@ class _Apart:
     def collect(self, observed: dict) -> None:
         limits = self.grader.limits
         # Each worker loads the code again, with the others competing for the same cores.
-        deadline = self.started + limits.test_seconds + 2 * self.load_seconds + 1.0
+        deadline = self.started + limits.test_seconds + 2 * self.load_seconds + APART_SLACK
         for name, job in self.running:
             message = job.receive(max(0.0, deadline - time.monotonic()))
             if is_ready(message):
@@ -221,6 +222,8 @@ class _Apart:
             observed[name] = read_report(message, name) or _incident(message, job, limits)
 
     def stop(self) -> None:
+        for _, job in self.running:  # all at once: each ends in its own time, not one after another
+            job.kill()
         for _, job in self.running:
             job.stop()
 

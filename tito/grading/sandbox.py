@@ -313,10 +313,14 @@ class RunningJob:
     def demote(self) -> None:
         self.zygote.demote(self.job)
 
-    def stop(self) -> None:
+    def kill(self) -> None:
         if self.zygote.exit_code(self.job) is None:
             self.zygote.kill(self.job)
-            self.zygote.exit_code(self.job, wait=5.0)
+
+    def stop(self) -> None:
+        """Kill the job unless it has ended, wait for its end, and close its stream."""
+        self.kill()
+        self.zygote.exit_code(self.job, wait=5.0)
         os.close(self.fd)
 
 
