@@ -59,15 +59,15 @@ from collections.abc import Iterable
 
 import numpy as np
 
-# %% nbgrader={"grade": false, "grade_id": "notebook_imports", "locked": true, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": false, "grade_id": "notebook_imports", "locked": true, "schema_version": 3, "solution": false} tags=["experiment"]
 # Tools for the experiments in this notebook; the package does not need them.
-import json
 import tempfile
 import time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 
+from tinytorch.checkpoint import load_checkpoint, save_checkpoint
 from tinytorch.core.tensor import Parameter, Tensor
 from tinytorch.nn import CrossEntropyLoss, Linear, Module, ReLU, Sequential, Tanh
 
@@ -103,7 +103,7 @@ from tinytorch.nn import CrossEntropyLoss, Linear, Module, ReLU, Sequential, Tan
 #
 # The cell below runs exactly this on $L(x) = (x - 3)^2$, whose curvature is $c = 2$.
 
-# %% nbgrader={"grade": false, "grade_id": "descent_demo", "locked": true, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": false, "grade_id": "descent_demo", "locked": true, "schema_version": 3, "solution": false} tags=["experiment"]
 def descend(lr, steps=6, x=0.0):
     """Gradient descent on L(x) = (x - 3)^2, starting from x; returns every point visited."""
     path = [x]
@@ -346,7 +346,7 @@ assert np.array_equal(w.data, np.ones(3)), "zero_grad() must not touch .data"
 # the empty list, training would run, print losses, and never change a weight. That is why the
 # base class refuses it. The cell below builds such a model.
 
-# %% nbgrader={"grade": false, "grade_id": "early_optimizer", "locked": true, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": false, "grade_id": "early_optimizer", "locked": true, "schema_version": 3, "solution": false} tags=["experiment"]
 class LazyLinear(Module):
     """A linear layer that creates its weights at the first call, from the input's width."""
 
@@ -811,7 +811,7 @@ assert opt.get_momentum_state() == [None, None], "set_momentum_state(None) shoul
 # the spec: step along $g + \mu b$. The cell below runs both forms on the valley's gradient and
 # compares the look-ahead points.
 
-# %% nbgrader={"grade": false, "grade_id": "nesterov_derivation", "locked": true, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": false, "grade_id": "nesterov_derivation", "locked": true, "schema_version": 3, "solution": false} tags=["experiment"]
 def nesterov_look_ahead(grad_at, theta, lr, mu, steps):
     """Nesterov as first written: the gradient at theta + mu * u; returns the look-ahead points."""
     u, points = np.zeros_like(theta), []
@@ -844,7 +844,7 @@ print(f"largest difference over 20 steps between SGD(nesterov=True) and the look
 # Without it, the gradient used at every step is the sum of all gradients so far: $x$ swings past
 # the minimum to about 6, back to about 0, and keeps swinging, never settling.
 
-# %% nbgrader={"grade": false, "grade_id": "zero_grad_demo", "locked": true, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": false, "grade_id": "zero_grad_demo", "locked": true, "schema_version": 3, "solution": false} tags=["experiment"]
 
 def minimise(clear_gradients, steps=16):
     """The values of x while SGD minimises (x - 3)^2 from 0."""
@@ -879,7 +879,7 @@ print("without zero_grad:", " ".join(f"{x:5.2f}" for x in minimise(False)))
 # plus the bias correction that both averages need because they start at zero. The cell runs the
 # two parents on the valley of section 5 with the same learning rate.
 
-# %% nbgrader={"grade": false, "grade_id": "adam_parents", "locked": true, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": false, "grade_id": "adam_parents", "locked": true, "schema_version": 3, "solution": false} tags=["experiment"]
 def adaptive_descent(rule, lr=0.3, steps=300):
     """Losses of an adaptive rule on L = (x^2 + 50 y^2) / 2 from (-8, 1); rule(acc, g) -> new acc."""
     x, acc, losses = np.array([-8.0, 1.0]), np.zeros(2), []
@@ -1053,7 +1053,7 @@ class Adam(Optimizer):
 
 
 # %% nbgrader={"grade": true, "grade_id": "adam_moments", "locked": true, "points": 5, "schema_version": 3, "solution": false}
-# Test: Adam's running averages, m of the gradient (beta1) and v of its square (beta2)
+# Test: Adam's running averages, m of the gradient (beta1) and v of its square (beta2), with the betas given
 import numpy as np
 from tinytorch.core.tensor import Parameter
 
@@ -1076,6 +1076,21 @@ assert np.allclose(v, [0.009999, 0.019996]), (
     f"exp_avg_sq is {v}, expected [0.009999, 0.019996] (v = 0.999 * v + 0.001 * g * g): "
     + ("is v built from g instead of g * g?" if np.allclose(v, [0.003999, 0.002002], rtol=1e-3) else
        "are the betas swapped, or is v divided in place by its bias correction?"))
+
+# The same gradients with betas=(0.8, 0.99): the averages use the betas the optimizer was given.
+w = Parameter(np.array([0.0, 0.0]))
+opt = Adam([w], lr=0.01, betas=(0.8, 0.99))
+for g in ([1.0, -2.0], [3.0, 4.0]):
+    w.grad = np.array(g)
+    opt.step()
+m, v = opt.m_buffers[0], opt.v_buffers[0]
+defaults = np.allclose(m, [0.39, 0.22]) and np.allclose(v, [0.009999, 0.019996])
+assert np.allclose(m, [0.76, 0.48]) and np.allclose(v, [0.0999, 0.1996]), (
+    f"with betas=(0.8, 0.99) exp_avg is {m} and exp_avg_sq {v}, expected [0.76, 0.48] and "
+    "[0.0999, 0.1996] (m = 0.8 * m + 0.2 * g, v = 0.99 * v + 0.01 * g * g): "
+    + ("these are the averages of the default betas (0.9, 0.999): are the betas written into "
+       "the update as numbers? Use the betas the optimizer was given" if defaults else
+       "m averages g with beta1, v averages g * g with beta2"))
 
 # %% nbgrader={"grade": true, "grade_id": "adam_bias_correction", "locked": true, "points": 6, "schema_version": 3, "solution": false}
 # Test: Adam's bias correction: the first step moves every coordinate by lr, and steps 2 and 10 follow the formula
@@ -1424,7 +1439,7 @@ assert w.grad is None and b.grad is None, "zero_grad() should leave every grad a
 # (within 0.1 of 5), while the slope is shrunk in both runs, as decay means to (the project's
 # tests check these figures).
 
-# %% nbgrader={"grade": false, "grade_id": "decay_groups", "locked": true, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": false, "grade_id": "decay_groups", "locked": true, "schema_version": 3, "solution": false} tags=["experiment"]
 rng_line = np.random.default_rng(0)
 xs = rng_line.uniform(-1, 1, 200)
 ys = 2.0 * xs + 5.0 + rng_line.normal(0, 0.1, 200)  # slope 2, offset 5
@@ -1631,7 +1646,7 @@ assert new_opt.lr == opt.lr == 0.025, (
 # modules, compute gradients once, take a step with each optimizer, and count the bytes of every
 # array in its state.
 
-# %% nbgrader={"grade": false, "grade_id": "state_bytes", "locked": true, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": false, "grade_id": "state_bytes", "locked": true, "schema_version": 3, "solution": false} tags=["experiment"]
 def make_mlp(hidden=256, seed=0):
     """A 2 -> hidden -> hidden -> 3 classifier."""
     return Sequential(Linear(2, hidden, seed=seed), ReLU(),
@@ -1777,7 +1792,7 @@ class BlockedAdam(Adam):
                        self.lr, self.hyperparams["betas"], self.hyperparams["eps"])
 
 
-# %% nbgrader={"grade": false, "grade_id": "in_place_timing_setup", "locked": true, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": false, "grade_id": "in_place_timing_setup", "locked": true, "schema_version": 3, "solution": false} tags=["experiment"]
 def timings(run, repeats=7):
     """Seconds of each of `repeats` calls of run(), after one untimed call."""
     run()
@@ -1807,7 +1822,7 @@ def cache_resident_rates(size=BLOCK, repeats=200):
     return {name: size / np.median(timings(run, repeats)) for name, run in operations.items()}
 
 
-# %% nbgrader={"grade": false, "grade_id": "in_place_timing", "locked": true, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": false, "grade_id": "in_place_timing", "locked": true, "schema_version": 3, "solution": false} tags=["experiment"]
 def adam_with_temporaries(p, g, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
     """The formulas as written: every intermediate result is a new array."""
     m = beta1 * m + (1 - beta1) * g
@@ -1872,7 +1887,7 @@ print(f"temporaries / in place: {np.median(temporaries) / np.median(in_place):.2
 # So time each numpy operation on cache-resident blocks of 65,536 numbers, predict the blocked
 # update from those times, and compare.
 
-# %% nbgrader={"grade": false, "grade_id": "blocks_timing", "locked": true, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": false, "grade_id": "blocks_timing", "locked": true, "schema_version": 3, "solution": false} tags=["experiment"]
 RATES = cache_resident_rates()
 for name, rate in RATES.items():
     print(f"{name:>18}: {rate / 1e9:5.2f} G elements/s on {BLOCK:,} cache-resident float32 numbers")
@@ -1916,7 +1931,7 @@ print(f"in blocks, measured: {spread(in_blocks)} ms; whole arrays in place: {spr
 # For a small MLP the state is a rounding error. For large models it decides what fits on the
 # hardware.
 
-# %% nbgrader={"grade": false, "grade_id": "scale", "locked": true, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": false, "grade_id": "scale", "locked": true, "schema_version": 3, "solution": false} tags=["experiment"]
 GiB, TiB = 2 ** 30, 2 ** 40
 for count in (10e9, 175e9):
     weights = 4 * count  # float32
@@ -1950,7 +1965,7 @@ for count in (10e9, 175e9):
 # optimizer's share is measured: if Adam's whole training step costs $r$ times SGD's and Adam
 # needs half the steps, it finishes in $0.5\,r$ of the time.
 
-# %% nbgrader={"grade": false, "grade_id": "training_step_timing", "locked": true, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": false, "grade_id": "training_step_timing", "locked": true, "schema_version": 3, "solution": false} tags=["experiment"]
 def training_step_times(make, repeats=15, steps=20, seed=0):
     """Seconds of one whole training step (forward, backward, step, zero_grad) and of the step
     alone, on a 2-32-32-2 MLP and 80 points: `repeats` medians of `steps` steps each."""
@@ -2015,7 +2030,7 @@ print("(medians of 15 repeats of 20 steps; IQR: the spread between the quartiles
 # ($R H R^\top$, started from the rotated starting points) is the same problem seen in other
 # coordinates. The optimizers only need `.data` and `.grad`, so we compute the gradient by hand.
 
-# %% nbgrader={"grade": false, "grade_id": "race_setup", "locked": true, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": false, "grade_id": "race_setup", "locked": true, "schema_version": 3, "solution": false} tags=["experiment"]
 RACERS = {  # name: (how to build it at a learning rate, the learning rates to try)
     "SGD": (lambda lr: lambda ps: SGD(ps, lr=lr), np.geomspace(3e-3, 6e-2, 4)),
     "Momentum": (lambda lr: lambda ps: Momentum(ps, lr=lr), np.geomspace(1e-3, 3e-2, 4)),
@@ -2069,7 +2084,7 @@ def best_lr(figures):
     return min(figures, key=lambda lr: np.mean(figures[lr]))
 
 
-# %% nbgrader={"grade": false, "grade_id": "valley", "locked": true, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": false, "grade_id": "valley", "locked": true, "schema_version": 3, "solution": false} tags=["experiment"]
 VALLEY_FIGURES = {angle: sweep(lambda make, seed: descend_valley(make, angle, seed)[1])
                   for angle in (0.0, np.pi / 4)}
 fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
@@ -2131,7 +2146,7 @@ plt.show()
 # the mean training loss of the last 20 epochs. AdamW runs with a strong decay (0.3) so that its
 # effect is visible on this small problem.
 
-# %% nbgrader={"grade": false, "grade_id": "spirals_setup", "locked": true, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": false, "grade_id": "spirals_setup", "locked": true, "schema_version": 3, "solution": false} tags=["experiment"]
 def two_spirals(n, noise=1.0, seed=0):
     """n points on each of two interleaved spirals, as float32 coordinates and 0/1 labels."""
     rng = np.random.default_rng(seed)
@@ -2174,7 +2189,7 @@ def train_spirals(make, epochs=300, seed=0):
                                              for p in model.parameters())))}
 
 
-# %% nbgrader={"grade": false, "grade_id": "spirals", "locked": true, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": false, "grade_id": "spirals", "locked": true, "schema_version": 3, "solution": false} tags=["experiment"]
 start = time.perf_counter()
 SPIRAL_RUNS = {name: {lr: [train_spirals(build(lr), seed=seed) for seed in SEEDS] for lr in lrs}
                for name, (build, lrs) in SPIRAL_RACERS.items()}
@@ -2255,8 +2270,8 @@ plt.show()
 #   referred to the live arrays would change under your feet at the next step, before it ever
 #   reached the disk. Every array in it is a copy.
 # - **It holds only plain data**: numpy arrays, numbers, strings, `None`, lists, tuples and dicts.
-#   So it can be written as a `.npz` of arrays plus a JSON file, without `pickle` (which runs
-#   arbitrary code when loading, and breaks when a class is renamed).
+#   So it can be written as one `.npz` file, the arrays plus the rest as JSON in one entry,
+#   without `pickle` (which runs arbitrary code when loading, and breaks when a class is renamed).
 #
 # `load_state_dict(sd)` does the reverse, and **checks before it changes anything**. A dict from
 # another model (a different number of parameters, or buffers of the wrong shape) or from another
@@ -2481,12 +2496,12 @@ for what, sd in misfits.items():
 
 
 # %% nbgrader={"grade": true, "grade_id": "checkpoint_disk", "locked": true, "points": 4, "schema_version": 3, "solution": false}
-# Test: a checkpoint through disk (.npz + JSON, no pickle) resumes bit-identically
-import json
+# Test: a checkpoint through disk (one .npz file, no pickle) resumes bit-identically
 import tempfile
 from pathlib import Path
 
 import numpy as np
+from tinytorch import plaindata
 from tinytorch.core.tensor import Parameter
 
 
@@ -2499,23 +2514,8 @@ def leaves(x):
 
 
 def through_disk(sd, folder):
-    """sd written as arrays.npz + meta.json and read back, as a training script would."""
-    arrays = {f"{i}.{name}": value for i, buffers in sd["state"].items()
-              for name, value in buffers.items() if isinstance(value, np.ndarray)}
-    scalars = {str(i): {name: value for name, value in buffers.items()
-                        if not isinstance(value, np.ndarray)} for i, buffers in sd["state"].items()}
-    np.savez(Path(folder) / "arrays.npz", **arrays)
-    group = {k: list(v) if isinstance(v, tuple) else v for k, v in sd["param_groups"][0].items()}
-    (Path(folder) / "meta.json").write_text(json.dumps(
-        {"group": group, "step_count": sd["step_count"], "scalars": scalars}))
-    meta = json.loads((Path(folder) / "meta.json").read_text())
-    state = {int(i): dict(values) for i, values in meta["scalars"].items()}
-    with np.load(Path(folder) / "arrays.npz", allow_pickle=False) as stored:
-        for key in stored.files:
-            i, name = key.split(".", 1)
-            state.setdefault(int(i), {})[name] = stored[key]
-    group = {k: tuple(v) if k == "betas" else v for k, v in meta["group"].items()}
-    return {"state": state, "param_groups": [group], "step_count": meta["step_count"]}
+    """sd written to one file and read back, as a training script would."""
+    return plaindata.load(plaindata.save(Path(folder) / "state.npz", sd))
 
 
 grads = np.random.default_rng(1).normal(size=(6, 2, 3)).astype(np.float32)
@@ -2547,47 +2547,15 @@ assert np.array_equal(w.data, w2.data, equal_nan=True), (
 # %% [markdown] nbgrader={"grade": false, "grade_id": "checkpoint_demo_md", "locked": true, "schema_version": 3, "solution": false}
 # ### Resuming a training run
 #
-# Below, `save_checkpoint` writes a model's weights and an optimizer's `state_dict()` to disk
-# without pickle: the arrays into a `.npz` file, everything else into JSON. Then we compare three
+# Below, `tinytorch.checkpoint.save_checkpoint` writes a model's weights and an optimizer's
+# `state_dict()` to one `.npz` file without pickle: the arrays, and everything else as JSON in one
+# entry of the same file; `load_checkpoint` puts them back. Then we compare three
 # runs of 40 steps on the spirals:
 # 1. uninterrupted;
 # 2. stopped after 20 steps, saved, and resumed from disk in a fresh model and a fresh optimizer;
 # 3. the same, but restoring only the weights, with a fresh Adam.
 
-# %% nbgrader={"grade": false, "grade_id": "checkpoint", "locked": true, "schema_version": 3, "solution": false}
-def save_checkpoint(folder, model, optimizer):
-    """Weights and optimizer state as folder/arrays.npz (every array) and folder/meta.json."""
-    sd = optimizer.state_dict()
-    arrays = {f"param.{i}": p.data for i, p in enumerate(model.parameters())}
-    scalars = {}
-    for i, buffers in sd["state"].items():
-        for name, value in buffers.items():
-            if isinstance(value, np.ndarray):
-                arrays[f"state.{i}.{name}"] = value
-            else:
-                scalars.setdefault(i, {})[name] = value
-    np.savez(Path(folder) / "arrays.npz", **arrays)
-    meta = {"param_groups": sd["param_groups"], "step_count": sd["step_count"], "scalars": scalars}
-    (Path(folder) / "meta.json").write_text(json.dumps(meta))
-
-
-def load_checkpoint(folder, model, optimizer):
-    """Put the weights into model and the state into optimizer, from save_checkpoint's files."""
-    meta = json.loads((Path(folder) / "meta.json").read_text())
-    state = {int(i): dict(buffers) for i, buffers in meta["scalars"].items()}  # JSON keys are strings
-    with np.load(Path(folder) / "arrays.npz", allow_pickle=False) as arrays:
-        for i, p in enumerate(model.parameters()):
-            p.data[...] = arrays[f"param.{i}"]
-        for key in arrays.files:
-            if key.startswith("state."):
-                _, i, name = key.split(".", 2)
-                state.setdefault(int(i), {})[name] = arrays[key]
-    group = meta["param_groups"][0]
-    group["betas"] = tuple(group["betas"])  # JSON has no tuples
-    optimizer.load_state_dict({"state": state, "param_groups": [group],
-                               "step_count": meta["step_count"]})
-
-
+# %% nbgrader={"grade": false, "grade_id": "checkpoint", "locked": true, "schema_version": 3, "solution": false} tags=["experiment"]
 def train_steps(model, optimizer, steps):
     losses = []
     for _ in range(steps):
@@ -2607,16 +2575,15 @@ model = spiral_model()
 optimizer = Adam(model.parameters(), lr=0.02)
 first_half = train_steps(model, optimizer, 20)
 with tempfile.TemporaryDirectory() as folder:
-    save_checkpoint(folder, model, optimizer)
-    for file in sorted(Path(folder).iterdir()):
-        print(f"checkpoint file {file.name}: {file.stat().st_size:,} bytes")
+    path = save_checkpoint(Path(folder) / "spirals.npz", model, optimizer, step=20)
+    print(f"checkpoint file {path.name}: {path.stat().st_size:,} bytes")
     resumed_model = spiral_model()
     resumed_optimizer = Adam(resumed_model.parameters(), lr=0.02)
-    load_checkpoint(folder, resumed_model, resumed_optimizer)
+    print("resuming after step", load_checkpoint(path, resumed_model, resumed_optimizer)["step"])
     resumed = first_half + train_steps(resumed_model, resumed_optimizer, 20)
 
     weights_only_model = spiral_model()
-    load_checkpoint(folder, weights_only_model, Adam(weights_only_model.parameters(), lr=0.02))
+    load_checkpoint(path, weights_only_model)
     weights_only = first_half + train_steps(
         weights_only_model, Adam(weights_only_model.parameters(), lr=0.02), 20)
 
@@ -2653,7 +2620,7 @@ plt.show()
 # `load_state_dict` refuse a state that does not fit (the test `load_state_dict_rejects` checks
 # exactly this). The cell shows both.
 
-# %% nbgrader={"grade": false, "grade_id": "replaced_params", "locked": true, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": false, "grade_id": "replaced_params", "locked": true, "schema_version": 3, "solution": false} tags=["experiment"]
 model = Sequential(Linear(2, 4, seed=0), Tanh(), Linear(4, 2, seed=1))
 optimizer = Adam(model.parameters(), lr=0.01)
 train_steps(model, optimizer, 3)
@@ -2676,7 +2643,7 @@ except ValueError as error:
 #
 # The schedulers from section 3, over 100 epochs from a learning rate of 0.1:
 
-# %% nbgrader={"grade": false, "grade_id": "schedule_plot", "locked": true, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": false, "grade_id": "schedule_plot", "locked": true, "schema_version": 3, "solution": false} tags=["experiment"]
 def schedule(make_scheduler, epochs=100, lr=0.1):
     """The learning rate of every epoch 0..epochs under a scheduler."""
     optimizer = SGD([Parameter(np.zeros(1))], lr=lr)
@@ -2716,7 +2683,7 @@ plt.show()
 # one is a few lines on top of any of them: scale the scheduler's rate by $\min(1, e / W)$ for
 # the first $W$ epochs.
 
-# %% nbgrader={"grade": false, "grade_id": "warmup", "locked": true, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": false, "grade_id": "warmup", "locked": true, "schema_version": 3, "solution": false} tags=["experiment"]
 def warmed_up(lrs, warmup):
     """A schedule's rates with a linear warm-up: epoch e's rate times min(1, e / warmup)."""
     return [lr * min(1.0, epoch / warmup) for epoch, lr in enumerate(lrs)]
@@ -2752,7 +2719,7 @@ plt.show()
 #
 # </details>
 
-# %% nbgrader={"grade": false, "grade_id": "noisy_setup", "locked": true, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": false, "grade_id": "noisy_setup", "locked": true, "schema_version": 3, "solution": false} tags=["experiment"]
 CURVATURE = np.array([1.0, 50.0])  # the axis-aligned valley of section 5, minimum at 0
 
 
@@ -2779,7 +2746,7 @@ NOISY = {
 }
 
 
-# %% nbgrader={"grade": false, "grade_id": "noisy", "locked": true, "schema_version": 3, "solution": false}
+# %% nbgrader={"grade": false, "grade_id": "noisy", "locked": true, "schema_version": 3, "solution": false} tags=["experiment"]
 plt.figure(figsize=(6, 4))
 for name, make in NOISY.items():
     losses = noisy_descent(make)
