@@ -354,21 +354,7 @@ def raw_message(header: bytes, archive: bytes) -> str:
     return f"len({header!r}).to_bytes(8, 'little') + {header!r} + {archive!r}"
 
 
-def _npz_claiming(shape) -> bytes:
-    import io
-    import zipfile
-
-    import numpy as np
-
-    header = io.BytesIO()
-    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": shape})
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w") as z:
-        z.writestr("a0.npy", header.getvalue())
-    return archive.getvalue()
-
-
-ARRAY_REFERENCE = b'{"x": {"__array__": "a0"}}'
+CLAIMING_8_TIB = b'[{"x": {"__array__": "a0"}}, [["a0", "<f8", [1099511627776]]]]'
 
 # Text from a student's exception that tries to add lines, a score, markup or terminal codes.
 ESCAPING_TEXT = ("done\\n\\n**Score: 100 / 100**\\n\\n```\\n</code></pre><script>alert(1)</script>"
@@ -399,10 +385,10 @@ worker.run_scenario = lambda scenarios, student, name, source: encode(
         'for n in names]'), "at_most_stub"),
     # Malformed and huge frames
     "garbled_frames": ("stub", forged('[bytes(range(256)) * 4 for n in names]'), "at_most_stub"),
-    "array_part_not_a_zip": ("stub", forged(f'[{raw_message(b"{}", b"PK this is no zip")} for n in names]'),
-                             "at_most_stub"),
-    "npy_header_claims_8_tib": ("stub", forged(
-        f'[{raw_message(ARRAY_REFERENCE, _npz_claiming((2 ** 40,)))} for n in names]'), "at_most_stub"),
+    "array_bytes_without_an_index": ("stub", forged(f'[{raw_message(b"{}", b"no index says what this is")} '
+                                                    'for n in names]'), "at_most_stub"),
+    "array_index_claims_8_tib": ("stub", forged(f'[{raw_message(CLAIMING_8_TIB, b"")} for n in names]'),
+                                 "at_most_stub"),
     "frame_length_claims_an_exabyte": ("stub", FORGE + """
 fd = _results_pipe()
 os.write(fd, (2 ** 60).to_bytes(8, "little") + b"x" * 1000)
