@@ -27,7 +27,7 @@ DRIFT_RTOL = {"float64": 1e-13, "float32": 1e-6}
 
 def test_expected_data_is_small_and_pickle_free():
     folder = AUTOGRADER / "expected"
-    assert sum(p.stat().st_size for p in folder.iterdir()) < 1_000_000
+    assert sum(p.stat().st_size for p in folder.iterdir()) < 1_500_000  # the anchors included
     with np.load(folder / "expected.npz", allow_pickle=False) as archive:
         assert all(archive[key].dtype != object for key in archive.files)
 
