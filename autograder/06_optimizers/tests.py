@@ -15,7 +15,9 @@ A test's points depend on its concept, so each test compares only what its conce
   the spec's values written out; float32 stays float32 and follows the same run in float64; a
   resumed run equals the uninterrupted one. Such a test also asks that the optimizer moves, and
   says which part of the student's code it needs when it does not. What the spec makes
-  bit-identical is compared exactly (NaN where the other is NaN counts as the same).
+  bit-identical is compared exactly (NaN where the other is NaN counts as the same). Both sides
+  come from the worker, so the reference side is anchored: it must step as PyTorch's optimizer
+  does, or as a stored known mistake of it, within ANCHOR_RTOL (see `anchored`).
 
 Tolerances, relative to the largest magnitude in the compared array, chosen per concept:
 - float64, 1e-10, where eps plays no part (SGD, momentum, Adam's m and v). A correct
