@@ -246,8 +246,14 @@ def check_runs(*buffers, rtol=None, trajectory=True):
 # Anchoring the reference side of a comparison of the optimizer with itself
 
 # How far a self-comparison's reference run may step from PyTorch's (relative to its largest
-# step) and still count as the optimizer under test. Every catalogue mutant of an update rule is
-# stored as a known mistake; this loose bound is for the one-bug variants that are not.
+# step) and still count as the optimizer under test. A run that does not move is 1 away, one
+# that moves the wrong way 2: half of that is the loosest bound that still asks for PyTorch's
+# steps. Measured on the catalogue, correct variants are within 3e-15; of the one-bug update
+# rules, eps's place, float32 state, the decays in another place, t per parameter, nesterov
+# ignored are within 0.5 of PyTorch (from 2e-6 to 0.49); lr hard-coded, the velocity anew, an
+# EMA velocity, betas swapped, t stuck, a bias correction missing are 0.5 to 341 away and pass as
+# stored known mistakes (within 1e-14 of one). A held-out one-bug variant passes if its steps
+# stay within 0.5 of PyTorch's, or fails naming the update-rule test it needs.
 ANCHOR_RTOL = 0.5
 RULE_TESTS = {"SGD": "sgd_update", "Momentum": "momentum_velocity",
               "Adam": "adam_moments and adam_bias_correction", "AdamW": "adamw"}
