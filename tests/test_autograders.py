@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from autograder_helpers import over_the_wire
+from tinytorch import plaindata
 from tito.course import load_course
 from tito.exporter import load_exported
 from tito.grading import scenario_kit
@@ -67,7 +68,8 @@ def numpy_or_standard(modules: set) -> bool:
 def test_the_scenarios_import_only_numpy_the_standard_library_and_the_kit(module):
     found = imported(load_autograder(module).scenarios_path) - {scenario_kit.__name__}
     assert numpy_or_standard(found), found
-    assert numpy_or_standard(imported(Path(scenario_kit.__file__)))
+    assert numpy_or_standard(imported(Path(scenario_kit.__file__)) - {plaindata.__name__})
+    assert numpy_or_standard(imported(Path(plaindata.__file__)))
 
 
 def test_the_catalogue_applies_to_the_solution(module):

@@ -4,6 +4,8 @@ import zipfile
 import numpy as np
 import pytest
 
+from test_chapter_claims import run_cells
+from tinytorch import plaindata
 from tinytorch.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from tinytorch.core.tensor import Tensor
 from tinytorch.nn import CrossEntropyLoss, Linear, ReLU, Sequential
@@ -98,3 +100,49 @@ def test_a_crash_during_save_keeps_the_previous_checkpoint(solution, tmp_path, m
     assert path.read_bytes() == good
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt.npz"]
     assert zipfile.is_zipfile(path)
+
+
+# The one file format underneath: tinytorch.plaindata.save / load.
+
+def test_a_saved_file_keeps_key_types_tuples_and_numpy_scalars(tmp_path):
+    value = {0: {"m": np.arange(3.0, dtype=np.float32), "step": np.int64(4)}, "betas": (0.9, 0.999),
+             (1, "a"): [np.float32(0.5), None, True], "tag": {"__tuple__": "data, not a tag"}}
+    back = plaindata.load(plaindata.save(tmp_path / "data.npz", value))
+    assert set(back) == {0, "betas", (1, "a"), "tag"} and back["betas"] == (0.9, 0.999)
+    assert back[0]["m"].dtype == np.float32 and back[0]["step"] == 4 and type(back[0]["step"]) is np.int64
+    assert type(back[(1, "a")][0]) is np.float32 and back[(1, "a")][1:] == [None, True]
+    assert back["tag"] == {"__tuple__": "data, not a tag"}
+    assert [p.name for p in tmp_path.iterdir()] == ["data.npz"]
+
+
+def test_what_is_not_plain_data_is_refused_naming_where(tmp_path):
+    with pytest.raises(TypeError, match=r"c.npz\['state'\]\[0\]\[1\] is an array of Python objects"):
+        plaindata.save(tmp_path / "c.npz", {"state": [(1, np.array([object()]))]})
+    with pytest.raises(TypeError, match=r"\['f'\] is a function"):
+        plaindata.save(tmp_path / "c.npz", {"f": lambda: 0})
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("tree", [
+    {"__array__": "missing"}, {"__array__": 3}, {"__scalar__": "a0"}, {"__tuple__": "ab"},
+    {"__dict__": [[[1, 2], "a list as a key"]]}, {"__dict__": [[{"__array__": "a0"}, 1]]},
+    {"__dict__": [[1, 2, 3]]}, {"__dict__": {"a": 1}}, [{"k": {"__tuple__": 1}}],
+])
+def test_a_malformed_tree_is_refused_with_a_value_error(tree):
+    with pytest.raises(ValueError):
+        plaindata.decode(tree, {"a0": np.arange(3)})
+
+
+def test_a_tree_deeper_than_any_plain_data_is_refused():
+    tree = 0
+    for _ in range(plaindata.MAX_DEPTH + 2):
+        tree = [tree]
+    with pytest.raises(ValueError, match="nested"):
+        plaindata.decode(tree, {})
+
+
+def test_the_chapter_s_resumed_run_is_bit_identical_and_the_weights_only_one_is_not():
+    chapter = run_cells("race_setup", "spirals_setup", "checkpoint")
+    assert chapter["identical"] and chapter["resumed"] == chapter["straight"]
+    assert chapter["weights_only"][:20] == chapter["straight"][:20]
+    assert chapter["weights_only"][-1] != chapter["straight"][-1]

@@ -118,9 +118,9 @@ def test_state_dict_round_trip_through_disk_resumes_bit_identically(solution, tm
         for p, g in zip(params, step_grads):
             p.grad = g.copy()
         original.step()
-    scenarios.save_checkpoint(str(tmp_path), {"weights": [p.data for p in params],
-                                              "optimizer": original.state_dict()})
-    loaded = scenarios.load_checkpoint(str(tmp_path))
+    scenarios.save(tmp_path / "checkpoint.npz", {"weights": [p.data for p in params],
+                                                 "optimizer": original.state_dict()})
+    loaded = scenarios.load(tmp_path / "checkpoint.npz")
     copies = [Param(w) for w in loaded["weights"]]
     resumed = getattr(solution, name)(copies, **other)
     resumed.load_state_dict(loaded["optimizer"])

@@ -1,5 +1,6 @@
 """What a worker sends is data, never code, never a verdict, and never more than the grader allows."""
 import io
+import json
 import pickle
 import zipfile
 
@@ -161,3 +162,39 @@ def test_only_the_grader_makes_a_status():
     assert verdict(test, Report(observations={}), {}).status == "passed"
     assert verdict(test, Report(error="RuntimeError: x"), {}).score == 0
     assert verdict(test, Incident("timeout", "it ran too long"), {}).status == "timeout"
+
+
+@pytest.mark.parametrize("tree", [
+    {"a": {"__tuple__": [1, 2]}}, {"a": {"__scalar__": "a0"}}, {"__dict__": [[1, "an int key"]]},
+    {"a": {"__array__": "missing"}}, {"a": {"__dict__": "not pairs"}}, {"a": {"__array__": ["a0"]}},
+])
+def test_only_json_s_view_of_plain_data_crosses(tree):
+    """Tuples, numpy scalars and keys other than strings never cross: the checks read JSON's view."""
+    scalar = npz({"a0.npy": _npy_bytes(np.float64(1.0))})
+    with pytest.raises(WireError):
+        decode(message_with_archive(scalar, json.dumps(tree).encode()))
+
+
+def _npy_bytes(value) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(value))
+    return buffer.getvalue()
+
+
+def test_what_looks_like_a_tag_crosses_as_data():
+    message = {"a": {"__array__": "a0"}, "b": ({"__tuple__": 1},), 3: np.float32(0.5)}
+    assert decode(encode(message)) == {"a": {"__array__": "a0"}, "b": [{"__tuple__": 1}], "3": 0.5}
+
+
+def test_a_verdict_s_message_says_what_happened_not_the_test_s_name():
+    """Every report shows the test beside its message: the message must not name it again."""
+    def raises(observed, expected):
+        raise KeyError("x")
+
+    test = GradedTest("t", "Adam's first step", 5, "s", raises)
+    messages = [verdict(test, Incident("timeout", "it ran too long"), {}).message,
+                verdict(test, Report(error="RuntimeError: x (at m.py:3)"), {}).message,
+                verdict(test, Report(observations={}), {}).message]
+    assert messages[:2] == ["it ran too long", "RuntimeError: x (at m.py:3)"]
+    assert messages[2].startswith("the result could not be checked (KeyError")
+    assert not any("Adam's first step" in m for m in messages)

@@ -1,24 +1,18 @@
 """Save and resume training: a model's parameters, its optimizer's state and its scheduler's.
 
-A checkpoint is one `.npz` file: the arrays, plus the rest of the data as JSON in one entry. It is
-read with `allow_pickle=False`, so opening a checkpoint never runs code, and it is written to a
-temporary file that then replaces the old one, so a crash in the middle of a save leaves the
-previous checkpoint as it was.
+A checkpoint is one file of `tinytorch.plaindata.save`: an `.npz` of the arrays with the rest of
+the data as JSON in one entry, read with `allow_pickle=False` (opening it never runs code) and
+written atomically (a crash in the middle of a save leaves the previous checkpoint as it was).
 """
 from __future__ import annotations
 
-import json
-import os
-import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from tinytorch.plaindata import flatten, restore
+from tinytorch import plaindata
 
-FORMAT = "tinytorch-checkpoint-1"
-JSON_ENTRY = "__checkpoint_json__"
+FORMAT = "tinytorch-checkpoint-2"
 
 
 class CheckpointError(ValueError):
@@ -28,26 +22,13 @@ class CheckpointError(ValueError):
 def save_checkpoint(path, model, optimizer, scheduler=None, **meta) -> Path:
     """Write `model`'s parameters, `optimizer`'s and `scheduler`'s state and `meta` (plain data,
     e.g. epoch=3) to `path`, atomically."""
-    path = Path(path)
-    tree, arrays = flatten({
+    return plaindata.save(path, {
         "format": FORMAT,
         "parameters": [p.data for p in model.parameters()],
         "optimizer": optimizer.state_dict(),
         "scheduler": None if scheduler is None else scheduler.state_dict(),
         "meta": meta,
     })
-    arrays[JSON_ENTRY] = np.frombuffer(json.dumps(tree).encode(), dtype=np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as f:
-        try:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        except BaseException:
-            os.unlink(f.name)
-            raise
-    os.replace(f.name, path)
-    return path
 
 
 def load_checkpoint(path, model, optimizer=None, scheduler=None) -> dict:
@@ -71,23 +52,11 @@ def load_checkpoint(path, model, optimizer=None, scheduler=None) -> dict:
 def read_checkpoint(path) -> dict:
     """The checkpoint's content as plain data, without running anything in the file."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-        tree = json.loads(arrays.pop(JSON_ENTRY).tobytes())
-    except FileNotFoundError:
-        raise
+        checkpoint = plaindata.load(path)
     except ValueError as error:
-        if "allow_pickle" in str(error):
-            raise CheckpointError(f"{path} holds pickled objects; it was refused and nothing in it ran.") from None
-        raise CheckpointError(f"{path} is not a tinytorch checkpoint ({error}).") from None
-    except (KeyError, OSError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as error:
-        raise CheckpointError(f"{path} is truncated or not a tinytorch checkpoint "
-                              f"({type(error).__name__}).") from None
-    checkpoint = restore(tree, arrays)
+        raise CheckpointError(str(error)) from None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a tinytorch checkpoint (no {FORMAT!r} marker).")
-    optimizer = checkpoint["optimizer"]  # JSON made its parameter indices strings
-    optimizer["state"] = {int(i): buffers for i, buffers in optimizer["state"].items()}
     return checkpoint
 
 

@@ -4,16 +4,17 @@ A scenario drives optimizers through a `Backend` and returns what happened as pl
 trajectories, buffers, learning rates, the names of exceptions. It decides nothing; the grader
 compares these observations with the ones PyTorch produced when `make_expected.py` ran the same
 scenario on its own backend. Inputs come from seeded generators, so both runs see the same numbers.
-Only numpy, the standard library and tito.grading.scenario_kit (which imports only those) are
-imported here.
+Only numpy, the standard library and tito.grading.scenario_kit (which imports only those and
+tinytorch.plaindata) are imported here.
 """
+import os
 import tempfile
 
 import numpy as np
 
 from tito.grading.scenario_kit import (
-    each_alone, error_name, grads_at, load_checkpoint, make_inputs, needing, only, plain,
-    save_checkpoint, steps_of)
+    each_alone, error_name, grads_at, load, make_inputs, needing, only, plain,
+    save, steps_of)
 
 
 class Param:
@@ -639,8 +640,9 @@ def load_state_dict_rejects(backend):
 
 
 def checkpoint_disk(backend):
-    """Weights and optimizer state saved to .npz + JSON, loaded into a new optimizer; then the
-    original and the resumed one take the same steps."""
+    """Weights and optimizer state saved to one file (tinytorch.plaindata's .npz: the arrays and a
+    JSON tree), loaded into a new optimizer; then the original and the resumed one take the same
+    steps."""
     observed = {}
     for optimizer, hyper, other in CHECKPOINTED:
         inputs = make_inputs(30, TWO, 9)
@@ -649,11 +651,11 @@ def checkpoint_disk(backend):
                       "optimizer": backend.state_dict(a)}
         with tempfile.TemporaryDirectory() as folder:
             try:
-                save_checkpoint(folder, checkpoint)
+                save(os.path.join(folder, "checkpoint.npz"), checkpoint)
             except TypeError as error:
                 observed[optimizer] = {"unsaveable": str(error)}
                 continue
-            loaded = load_checkpoint(folder)
+            loaded = load(os.path.join(folder, "checkpoint.npz"))
         b_params = [backend.parameter(w) for w in loaded["weights"]]
         b = backend.optimizer(optimizer, b_params, **other)
         needing(ROUND_TRIP, lambda: backend.load_state_dict(b, loaded["optimizer"]))

@@ -665,7 +665,7 @@ def compare_checkpoint_disk(observed, expected):
     for name, exp in expected.items():
         obs = item(observed, name, f"the {name} results")
         if isinstance(obs, dict) and "unsaveable" in obs:
-            raise Mismatch(f"{name}: the state_dict could not be written as .npz + JSON: "
+            raise Mismatch(f"{name}: the state_dict could not be saved without pickle: "
                            f"{str(obs['unsaveable'])[:300]}.")
         saved = resumed_reference(obs, exp, name)
         compare_identical(
@@ -904,7 +904,8 @@ TESTS = [
     graded("load_state_dict_copies", "load_state_dict copies the arrays in", 3, compare_load_copies),
     graded("load_state_dict_rejects", "load_state_dict rejects a dict that does not fit, changing "
            "nothing", 4, compare_load_rejects),
-    graded("checkpoint_disk", "A checkpoint through disk (.npz + JSON) resumes bit-identically", 4,
+    graded("checkpoint_disk",
+           "A checkpoint through disk (one .npz file, no pickle) resumes bit-identically", 4,
            compare_checkpoint_disk),
     graded("momentum_state", "get_momentum_state and set_momentum_state", 3, compare_momentum_state),
     graded("step_lr", "StepLR: lr times gamma every step_size epochs", 4, compare_schedules),

@@ -61,13 +61,13 @@ import numpy as np
 
 # %% nbgrader={"grade": false, "grade_id": "notebook_imports", "locked": true, "schema_version": 3, "solution": false}
 # Tools for the experiments in this notebook; the package does not need them.
-import json
 import tempfile
 import time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 
+from tinytorch.checkpoint import load_checkpoint, save_checkpoint
 from tinytorch.core.tensor import Parameter, Tensor
 from tinytorch.nn import CrossEntropyLoss, Linear, Module, ReLU, Sequential, Tanh
 
@@ -1053,7 +1053,7 @@ class Adam(Optimizer):
 
 
 # %% nbgrader={"grade": true, "grade_id": "adam_moments", "locked": true, "points": 5, "schema_version": 3, "solution": false}
-# Test: Adam's running averages, m of the gradient (beta1) and v of its square (beta2)
+# Test: Adam's running averages, m of the gradient (beta1) and v of its square (beta2), with the betas given
 import numpy as np
 from tinytorch.core.tensor import Parameter
 
@@ -1076,6 +1076,21 @@ assert np.allclose(v, [0.009999, 0.019996]), (
     f"exp_avg_sq is {v}, expected [0.009999, 0.019996] (v = 0.999 * v + 0.001 * g * g): "
     + ("is v built from g instead of g * g?" if np.allclose(v, [0.003999, 0.002002], rtol=1e-3) else
        "are the betas swapped, or is v divided in place by its bias correction?"))
+
+# The same gradients with betas=(0.8, 0.99): the averages use the betas the optimizer was given.
+w = Parameter(np.array([0.0, 0.0]))
+opt = Adam([w], lr=0.01, betas=(0.8, 0.99))
+for g in ([1.0, -2.0], [3.0, 4.0]):
+    w.grad = np.array(g)
+    opt.step()
+m, v = opt.m_buffers[0], opt.v_buffers[0]
+defaults = np.allclose(m, [0.39, 0.22]) and np.allclose(v, [0.009999, 0.019996])
+assert np.allclose(m, [0.76, 0.48]) and np.allclose(v, [0.0999, 0.1996]), (
+    f"with betas=(0.8, 0.99) exp_avg is {m} and exp_avg_sq {v}, expected [0.76, 0.48] and "
+    "[0.0999, 0.1996] (m = 0.8 * m + 0.2 * g, v = 0.99 * v + 0.01 * g * g): "
+    + ("these are the averages of the default betas (0.9, 0.999): are the betas written into "
+       "the update as numbers? Use the betas the optimizer was given" if defaults else
+       "m averages g with beta1, v averages g * g with beta2"))
 
 # %% nbgrader={"grade": true, "grade_id": "adam_bias_correction", "locked": true, "points": 6, "schema_version": 3, "solution": false}
 # Test: Adam's bias correction: the first step moves every coordinate by lr, and steps 2 and 10 follow the formula
@@ -2255,8 +2270,8 @@ plt.show()
 #   referred to the live arrays would change under your feet at the next step, before it ever
 #   reached the disk. Every array in it is a copy.
 # - **It holds only plain data**: numpy arrays, numbers, strings, `None`, lists, tuples and dicts.
-#   So it can be written as a `.npz` of arrays plus a JSON file, without `pickle` (which runs
-#   arbitrary code when loading, and breaks when a class is renamed).
+#   So it can be written as one `.npz` file, the arrays plus the rest as JSON in one entry,
+#   without `pickle` (which runs arbitrary code when loading, and breaks when a class is renamed).
 #
 # `load_state_dict(sd)` does the reverse, and **checks before it changes anything**. A dict from
 # another model (a different number of parameters, or buffers of the wrong shape) or from another
@@ -2481,12 +2496,12 @@ for what, sd in misfits.items():
 
 
 # %% nbgrader={"grade": true, "grade_id": "checkpoint_disk", "locked": true, "points": 4, "schema_version": 3, "solution": false}
-# Test: a checkpoint through disk (.npz + JSON, no pickle) resumes bit-identically
-import json
+# Test: a checkpoint through disk (one .npz file, no pickle) resumes bit-identically
 import tempfile
 from pathlib import Path
 
 import numpy as np
+from tinytorch import plaindata
 from tinytorch.core.tensor import Parameter
 
 
@@ -2499,23 +2514,8 @@ def leaves(x):
 
 
 def through_disk(sd, folder):
-    """sd written as arrays.npz + meta.json and read back, as a training script would."""
-    arrays = {f"{i}.{name}": value for i, buffers in sd["state"].items()
-              for name, value in buffers.items() if isinstance(value, np.ndarray)}
-    scalars = {str(i): {name: value for name, value in buffers.items()
-                        if not isinstance(value, np.ndarray)} for i, buffers in sd["state"].items()}
-    np.savez(Path(folder) / "arrays.npz", **arrays)
-    group = {k: list(v) if isinstance(v, tuple) else v for k, v in sd["param_groups"][0].items()}
-    (Path(folder) / "meta.json").write_text(json.dumps(
-        {"group": group, "step_count": sd["step_count"], "scalars": scalars}))
-    meta = json.loads((Path(folder) / "meta.json").read_text())
-    state = {int(i): dict(values) for i, values in meta["scalars"].items()}
-    with np.load(Path(folder) / "arrays.npz", allow_pickle=False) as stored:
-        for key in stored.files:
-            i, name = key.split(".", 1)
-            state.setdefault(int(i), {})[name] = stored[key]
-    group = {k: tuple(v) if k == "betas" else v for k, v in meta["group"].items()}
-    return {"state": state, "param_groups": [group], "step_count": meta["step_count"]}
+    """sd written to one file and read back, as a training script would."""
+    return plaindata.load(plaindata.save(Path(folder) / "state.npz", sd))
 
 
 grads = np.random.default_rng(1).normal(size=(6, 2, 3)).astype(np.float32)
@@ -2547,47 +2547,15 @@ assert np.array_equal(w.data, w2.data, equal_nan=True), (
 # %% [markdown] nbgrader={"grade": false, "grade_id": "checkpoint_demo_md", "locked": true, "schema_version": 3, "solution": false}
 # ### Resuming a training run
 #
-# Below, `save_checkpoint` writes a model's weights and an optimizer's `state_dict()` to disk
-# without pickle: the arrays into a `.npz` file, everything else into JSON. Then we compare three
+# Below, `tinytorch.checkpoint.save_checkpoint` writes a model's weights and an optimizer's
+# `state_dict()` to one `.npz` file without pickle: the arrays, and everything else as JSON in one
+# entry of the same file; `load_checkpoint` puts them back. Then we compare three
 # runs of 40 steps on the spirals:
 # 1. uninterrupted;
 # 2. stopped after 20 steps, saved, and resumed from disk in a fresh model and a fresh optimizer;
 # 3. the same, but restoring only the weights, with a fresh Adam.
 
 # %% nbgrader={"grade": false, "grade_id": "checkpoint", "locked": true, "schema_version": 3, "solution": false}
-def save_checkpoint(folder, model, optimizer):
-    """Weights and optimizer state as folder/arrays.npz (every array) and folder/meta.json."""
-    sd = optimizer.state_dict()
-    arrays = {f"param.{i}": p.data for i, p in enumerate(model.parameters())}
-    scalars = {}
-    for i, buffers in sd["state"].items():
-        for name, value in buffers.items():
-            if isinstance(value, np.ndarray):
-                arrays[f"state.{i}.{name}"] = value
-            else:
-                scalars.setdefault(i, {})[name] = value
-    np.savez(Path(folder) / "arrays.npz", **arrays)
-    meta = {"param_groups": sd["param_groups"], "step_count": sd["step_count"], "scalars": scalars}
-    (Path(folder) / "meta.json").write_text(json.dumps(meta))
-
-
-def load_checkpoint(folder, model, optimizer):
-    """Put the weights into model and the state into optimizer, from save_checkpoint's files."""
-    meta = json.loads((Path(folder) / "meta.json").read_text())
-    state = {int(i): dict(buffers) for i, buffers in meta["scalars"].items()}  # JSON keys are strings
-    with np.load(Path(folder) / "arrays.npz", allow_pickle=False) as arrays:
-        for i, p in enumerate(model.parameters()):
-            p.data[...] = arrays[f"param.{i}"]
-        for key in arrays.files:
-            if key.startswith("state."):
-                _, i, name = key.split(".", 2)
-                state.setdefault(int(i), {})[name] = arrays[key]
-    group = meta["param_groups"][0]
-    group["betas"] = tuple(group["betas"])  # JSON has no tuples
-    optimizer.load_state_dict({"state": state, "param_groups": [group],
-                               "step_count": meta["step_count"]})
-
-
 def train_steps(model, optimizer, steps):
     losses = []
     for _ in range(steps):
@@ -2607,16 +2575,15 @@ model = spiral_model()
 optimizer = Adam(model.parameters(), lr=0.02)
 first_half = train_steps(model, optimizer, 20)
 with tempfile.TemporaryDirectory() as folder:
-    save_checkpoint(folder, model, optimizer)
-    for file in sorted(Path(folder).iterdir()):
-        print(f"checkpoint file {file.name}: {file.stat().st_size:,} bytes")
+    path = save_checkpoint(Path(folder) / "spirals.npz", model, optimizer, step=20)
+    print(f"checkpoint file {path.name}: {path.stat().st_size:,} bytes")
     resumed_model = spiral_model()
     resumed_optimizer = Adam(resumed_model.parameters(), lr=0.02)
-    load_checkpoint(folder, resumed_model, resumed_optimizer)
+    print("resuming after step", load_checkpoint(path, resumed_model, resumed_optimizer)["step"])
     resumed = first_half + train_steps(resumed_model, resumed_optimizer, 20)
 
     weights_only_model = spiral_model()
-    load_checkpoint(folder, weights_only_model, Adam(weights_only_model.parameters(), lr=0.02))
+    load_checkpoint(path, weights_only_model)
     weights_only = first_half + train_steps(
         weights_only_model, Adam(weights_only_model.parameters(), lr=0.02), 20)
 

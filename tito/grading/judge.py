@@ -304,19 +304,23 @@ def _lost(status, running: RunningJob, limits: Limits) -> str:
 
 
 def verdict(test, seen: Report | Incident, expected: dict) -> TestOutcome:
-    """The grader's verdict: a test passes only when its check accepts the observations."""
+    """The grader's verdict: a test passes only when its check accepts the observations.
+
+    The message does not name the test: every report shows it beside the message (feedback.md's
+    heading, results.json's name, the hidden cell in nbgrader, pytest's item).
+    """
     def outcome(status, message=""):
         score = test.points if status == "passed" else 0.0
         return TestOutcome(test.name, test.concept, test.points, score, status, message)
 
     if isinstance(seen, Incident):
-        return outcome(seen.status, f"{test.concept}: {seen.message}")
+        return outcome(seen.status, seen.message)
     if seen.error:
-        return outcome("error", f"{test.concept}: {seen.error}")
+        return outcome("error", seen.error)
     try:
         failure = test.check(seen.observations, expected.get(test.scenario))
     except Exception as error:  # a check must not raise; if it does, the test fails, loudly
-        failure = f"{test.concept}: the result could not be checked ({type(error).__name__}: {error})"
+        failure = f"the result could not be checked ({type(error).__name__}: {error})"
     return outcome("failed", failure) if failure else outcome("passed")
 
 

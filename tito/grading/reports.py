@@ -87,7 +87,8 @@ def gradescope_results(result: SubmissionResult) -> dict:
         ],
         "extra_data": {"student": result.student, "source": result.source,
                        "problem": result.problem, "seconds": round(result.seconds, 3),
-                       "incidents": [o.message for o in result.outcomes if o.status in ("timeout", "crashed")]},
+                       "incidents": [f"{o.name}: {o.message}" for o in result.outcomes
+                                     if o.status in ("timeout", "crashed")]},
     }
 
 

@@ -1,17 +1,18 @@
 """What an autograder's scenarios.py may use beside numpy (see docs/authoring.md).
 
 A scenario runs beside the student's code in the worker, and on the reference library's backend
-in make_expected.py; like the scenarios, this module imports only numpy and the standard library.
+in make_expected.py; like the scenarios, this module imports only numpy, the standard library and
+`tinytorch.plaindata` (which imports only those two).
 It has what is not specific to a module: seeded inputs, plain copies of whatever the student's
-code returns, the name of an exception raised, and a checkpoint written as JSON plus `.npz`
-(never pickle) that keeps dict keys' types, tuples and numpy scalar types.
+code returns, the name of an exception raised, and `save` / `load`, the one file format of
+`tinytorch.plaindata` (JSON in an `.npz`, never pickle) that keeps dict keys' types, tuples and
+numpy scalar types, for the scenarios that write a checkpoint to disk.
 """
 from __future__ import annotations
 
-import json
-import os
-
 import numpy as np
+
+from tinytorch.plaindata import load, save  # noqa: F401  for the scenarios
 
 
 def make_inputs(seed: int, shapes: list, steps: int, scale=1.0, dtype="float64",
@@ -86,58 +87,3 @@ def needing(what: str, call):
     except Exception as error:  # re-raised, with what the test needed
         error.args = (f"{error} (this test needs {what})",)
         raise
-
-
-def save_checkpoint(folder: str, obj) -> None:
-    """Write `obj` (dicts, lists, tuples, numbers, strings, None, numpy arrays and scalars) to
-    `folder`, keeping dict keys' types, tuples and numpy scalar types.
-
-    Raises TypeError naming anything else, and where it is.
-    """
-    arrays = {}
-    tree = _encode(obj, arrays, "checkpoint")
-    with open(os.path.join(folder, "checkpoint.json"), "w", encoding="utf-8") as f:
-        json.dump(tree, f)
-    np.savez(os.path.join(folder, "arrays.npz"), **arrays)
-
-
-def load_checkpoint(folder: str):
-    with open(os.path.join(folder, "checkpoint.json"), encoding="utf-8") as f:
-        tree = json.load(f)
-    with np.load(os.path.join(folder, "arrays.npz"), allow_pickle=False) as archive:
-        arrays = {key: archive[key] for key in archive.files}
-    return _decode(tree, arrays)
-
-
-def _encode(value, arrays: dict, where: str):
-    if isinstance(value, (np.ndarray, np.generic)):
-        if value.dtype == object:
-            raise TypeError(f"{where} is an array of Python objects, which a checkpoint cannot hold")
-        key = f"a{len(arrays)}"
-        arrays[key] = np.asarray(value)
-        return {"array" if isinstance(value, np.ndarray) else "scalar": key}
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (list, tuple)):
-        items = [_encode(v, arrays, f"{where}[{i}]") for i, v in enumerate(value)]
-        return {"tuple": items} if isinstance(value, tuple) else items
-    if isinstance(value, dict):
-        return {"dict": [[_encode(k, arrays, f"a key of {where}"), _encode(v, arrays, f"{where}[{k!r}]")]
-                         for k, v in value.items()]}
-    raise TypeError(f"{where} is a {type(value).__name__}; a state_dict holds only numpy arrays, "
-                    "numbers, bools, strings, None, lists, tuples and dicts")
-
-
-def _decode(tree, arrays: dict):
-    if isinstance(tree, list):
-        return [_decode(v, arrays) for v in tree]
-    if not isinstance(tree, dict):
-        return tree
-    (tag, content), = tree.items()
-    if tag == "array":
-        return arrays[content]
-    if tag == "scalar":
-        return arrays[content][()]
-    if tag == "tuple":
-        return tuple(_decode(v, arrays) for v in content)
-    return {_decode(k, arrays): _decode(v, arrays) for k, v in content}

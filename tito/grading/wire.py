@@ -1,5 +1,8 @@
 """What crosses from a worker to the grader: JSON plus an `.npz` archive, never pickle.
 
+The data is `tinytorch.plaindata`'s tree in its JSON view (`exact=False`: keys are strings, tuples
+lists, numpy scalars Python numbers), the form the checks read.
+
 The worker runs a student's code, so its bytes are untrusted: decoding them must not run code,
 anything that is not plain data is refused, and every size is checked against a bound before
 anything of that size is allocated (a message, its archive's directory, each array's `.npy`
@@ -16,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinytorch.plaindata import flatten, restore
+from tinytorch.plaindata import decode as decode_tree, encode as encode_tree
 
 # A correct worker's largest message is about 80 kB, with 17 kB of JSON and 56 arrays.
 MAX_MESSAGE = 4 * 2 ** 20
@@ -30,7 +33,7 @@ class WireError(ValueError):
 
 
 def encode(message: dict) -> bytes:
-    tree, arrays = flatten(message)
+    tree, arrays = encode_tree(message, exact=False, where="the message")
     header = json.dumps(tree, allow_nan=True).encode()
     archive = io.BytesIO()
     if arrays:
@@ -47,7 +50,7 @@ def decode(blob: bytes) -> dict:
     try:
         header = json.loads(blob[8:8 + size])
         arrays = _load_arrays(blob[8 + size:])
-        message = restore(header, arrays)
+        message = decode_tree(header, arrays, exact=False)
     except WireError:
         raise
     except Exception as error:  # the edge with untrusted bytes: json and zipfile raise many kinds
@@ -106,7 +109,7 @@ def frame(blob: bytes) -> bytes:
 
 def save(stem: Path, value) -> None:
     """Data at rest in the same form: `stem.json` for the structure, `stem.npz` for the arrays."""
-    tree, arrays = flatten(value)
+    tree, arrays = encode_tree(value, exact=False)
     stem.parent.mkdir(parents=True, exist_ok=True)
     stem.with_suffix(".json").write_text(json.dumps(tree, indent=1) + "\n", encoding="utf-8")
     np.savez_compressed(stem.with_suffix(".npz"), **arrays)
@@ -115,4 +118,4 @@ def save(stem: Path, value) -> None:
 def load(stem: Path):
     tree = json.loads(stem.with_suffix(".json").read_text(encoding="utf-8"))
     with np.load(stem.with_suffix(".npz"), allow_pickle=False) as archive:
-        return restore(tree, {key: archive[key] for key in archive.files})
+        return decode_tree(tree, {key: archive[key] for key in archive.files}, exact=False)
