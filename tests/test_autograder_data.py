@@ -379,3 +379,13 @@ def test_an_anchor_s_simulated_spec_is_torch_s_trajectory(name, run_path, trajec
     start = run.get("first_step", 0)
     assert all(close(s[start:start + len(t)], t, 1e-10) and len(s) >= start + len(t)
                for s, t in zip(spec["trajectory"], trajectory))
+
+
+def test_the_step_distance_counts_steps_not_where_a_run_started():
+    anchor = [np.array([[0.0, 0.0], [0.1, -0.2], [0.2, -0.4]])]
+    assert step_distance([anchor[0] + 5.0], anchor) < 1e-14  # the same steps from elsewhere
+    assert step_distance([np.zeros((3, 2))], anchor) == pytest.approx(1.0)  # not moving
+    assert step_distance([-anchor[0]], anchor) == pytest.approx(2.0)  # moving the wrong way
+    nan = np.array([[1.0], [np.nan], [np.nan]])
+    assert step_distance([nan], [nan]) == 0.0  # NaN where the anchor is NaN is no difference
+    assert step_distance([np.array([[1.0], [2.0], [3.0]])], [nan]) == np.inf

@@ -204,7 +204,8 @@ def known_mistakes(expected: dict) -> dict:
     expected observations), under its path: the simulated known mistakes of it."""
     return {"/".join(map(str, path)): pitfalls.known_mistakes(
                 run["optimizer"], full_hyper(run), run["inputs"], SPEC_DEFAULTS[run["optimizer"]],
-                buffers="state" in run or run.get("buffers", False), gradient=scenarios.GRADIENTS.get(run["inputs"].get("gradient")))
+                buffers="state" in run or run.get("buffers", False),
+                gradient=scenarios.GRADIENTS.get(run["inputs"].get("gradient")))
             for path, run in runs_with_inputs(expected)}
 
 

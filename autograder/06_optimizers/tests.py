@@ -271,7 +271,7 @@ def anchored(observed, trajectory: list, run: dict, label: str) -> list:
     start, rows = run.get("first_step", 0), len(trajectory[0])
     mistakes = [[t[start:start + rows] for t in m["trajectory"]] for m in run.get("mistakes", [])]
     return compare_anchored(observed, [trajectory, *mistakes], label, ANCHOR_RTOL,
-                            rule_needed(run["optimizer"], run["hyper"]), start)
+                            rule_needed(run["optimizer"], run["hyper"]), "torch.optim", start)
 
 
 def anchored_run(observed, expected_run: dict, label: str) -> list:

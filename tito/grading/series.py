@@ -160,14 +160,14 @@ def step_distance(observed: list, anchor: list) -> float:
     return float(gap / scale)
 
 
-def compare_anchored(observed, anchors: list, label: str, rtol: float, needs: str,
+def compare_anchored(observed, anchors: list, label: str, rtol: float, needs: str, library: str,
                      first_step=0) -> list:
     """The reference side of a comparison of the student's optimizer with itself.
 
     A self-comparison (a resumed run against the uninterrupted one, the defaults against the
     explicit values) means something only if its reference is recognisably the optimizer under
     test: its steps within `rtol` (loose, per concept) of one of `anchors`, the reference
-    library's trajectory first, then the stored known mistakes of it. Returns the observed
+    `library`'s trajectory first, then the stored known mistakes of it. Returns the observed
     trajectory; `needs` says, in the student's terms, which part of the code this test relies on.
     """
     reference = anchors[0]
@@ -184,5 +184,5 @@ def compare_anchored(observed, anchors: list, label: str, rtol: float, needs: st
     j = int(np.argmax(gaps[i][k]))
     raise Mismatch(f"{label}: in step {first_step + k + 1}, parameter {i}"
                    f"{index_text(np.unravel_index(j, reference[i].shape[1:]))} moved by "
-                   f"{step[j]:.4g}, where torch.optim's moved by {want[j]:.4g}. This test compares "
+                   f"{step[j]:.4g}, where {library}'s moved by {want[j]:.4g}. This test compares "
                    f"your optimizer with itself, so it needs {needs}.")
