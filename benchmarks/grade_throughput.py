@@ -5,11 +5,15 @@ times over and the correct variants of autograder/06_optimizers/correct/), a bug
 mutant of the catalogue: the solution with one bug, so that most hidden tests pass and some fail
 with a message, as before a deadline) and a hostile one (a submission whose Adam hangs in several
 hidden tests, those with betas other than the defaults, and one that crashes its process as it
-loads; in quick mode only the crash). Each is the released notebook filled in, experiments and
-visible tests included, laid out as an nbgrader course (the one `tito nbgrader 06 --course`
-builds, whose graded cells call the course autograder) and as a folder per class for `tito grade`.
-Both run with their default settings: nbgrader one notebook at a time, `tito grade` on every core
-in its sandbox. The scores of every submission except the hostile ones must agree.
+loads; in quick mode the solution once, one correct variant, one mutant and the crash). Each is the released
+notebook filled in, laid out as an nbgrader course (the one `tito nbgrader 06 --course` builds,
+whose graded cells call the course autograder) and as a folder per class for `tito grade`. Both
+run with their default settings: nbgrader one notebook at a time, each in a sandboxed kernel that
+runs every cell but the experiments (the cells tagged `experiment`: timings, training runs,
+plots, which that course skips), that is the imports, the answers, the given `#| export` cells
+and the visible tests, and then the hidden tests' verdicts from the course's grader; `tito grade`
+on every core in its sandbox, running only the `#| export` cells and the hidden tests. The scores
+of every submission except the hostile ones must agree.
 
 Beside them, the least any kernel-based grader spends on a notebook: starting one Jupyter kernel
 and running one cell in it. Each class's time per submission is given against it.
@@ -87,7 +91,7 @@ def the_classes(module, quick: bool, folder: Path) -> dict[str, dict[str, dict[s
     solution = module.solution.read_text()
     mutants = tomllib.loads((autograder / "mutants" / "catalogue.toml").read_text())["mutant"]
     variants = sorted((autograder / "correct").glob("*.py"))
-    copies, variants, mutants = (1, variants[:1], mutants[:3]) if quick else (10, variants, mutants)
+    copies, variants, mutants = (1, variants[:1], mutants[:1]) if quick else (10, variants, mutants)
     texts = {"correct": {f"solution-{i:02d}": solution for i in range(copies)},
              "buggy": {m["name"]: apply_mutant(solution, m["replace"], m["name"]) for m in mutants},
              "hostile": {"crash": apply_mutant(solution, [CRASH], "crash")}}

@@ -39,7 +39,7 @@ def run(quick: bool) -> dict:
             "python -c 'import numpy'": [sys.executable, "-c", "import numpy"],
         }
         times = {name: [] for name in commands}
-        for _ in range(3 if quick else 15):
+        for _ in range(1 if quick else 15):
             for name, command in commands.items():
                 times[name].append(wall_time(command, copy.root))
     tito, script, floor = times.values()

@@ -9,6 +9,9 @@ runs at import; `deserves` is the submission it must score exactly like:
 """
 from __future__ import annotations
 
+import os
+
+
 def with_cell(source: str, code: str) -> str:
     """A module source with one more exported cell at its end."""
     return source + "\n\n# %%\n#| export\n" + code.strip() + "\n"
@@ -99,6 +102,10 @@ def __getattr__(name):
     raise AttributeError(name)
 """
 
+# What the background process sleeps for: a number of this run's own, which another run of the
+# corpus on the same machine does not share.
+LINGERING = f"4242{os.getpid()}"
+
 CORPUS = {
     # Leaving early
     "sys_exit_at_import": ("solution", "import sys\nsys.exit(0)", "stub"),
@@ -156,9 +163,9 @@ def _fill(self):
 Adam.step = _fill""", "adam_broken"),
     "endless_recursion_in_adam_step": ("solution", "def _again(self):\n    return _again(self)\nAdam.step = _again",
                                        "adam_broken"),
-    "background_process": ("solution", """
+    "background_process": ("solution", f"""
 import subprocess
-subprocess.Popen(["sleep", "424242"], start_new_session=True)""", "solution"),
+subprocess.Popen(["sleep", "{LINGERING}"], start_new_session=True)""", "solution"),
     "kills_its_parent": ("solution", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)", "solution"),
     "floods_output": ("solution", """
 import sys

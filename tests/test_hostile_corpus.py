@@ -10,7 +10,7 @@ import time
 import pytest
 from markdown_it import MarkdownIt
 
-from hostile_corpus import CORPUS, ODD_IDS, RAW_FILES, ROBUSTNESS, TWINS, with_cell, write_robustness_files
+from hostile_corpus import CORPUS, LINGERING, ODD_IDS, RAW_FILES, ROBUSTNESS, TWINS, with_cell, write_robustness_files
 from tito.cli import main
 from tito.grading.reports import RECORD
 from tito.grading.sandbox import choose_isolation
@@ -93,7 +93,7 @@ def test_the_hostile_corpus(course_copy, tmp_path, capsys):
     folders = {p.name for p in out.iterdir() if p.is_dir() and p.name != RECORD}
     assert folders == set(results) and len(folders) == len(rows)
     assert {p.name for p in out.iterdir() if p.is_file()} == {"grades.csv", "report.html"}
-    assert subprocess.run(["pgrep", "-f", "sleep 424242"], capture_output=True).stdout == b""
+    assert subprocess.run(["pgrep", "-f", f"^sleep {LINGERING}$"], capture_output=True).stdout == b""
     assert "isolation:" in printed
     print(f"hostile corpus: {len(rows)} submissions graded in {seconds:.1f} s "
           f"({'bubblewrap' if ISOLATED else 'no isolation'})")

@@ -15,7 +15,7 @@ import pytest
 
 from hostile_corpus import RAW_FILES, with_cell
 from tito.cli import main
-from tito.nbgrader_course import filled_notebook, nbgrader_env, release_notebook, write_submission
+from tito.nbgrader_course import EXPERIMENT_TAG, filled_notebook, nbgrader_env, release_notebook, write_submission
 
 pytestmark = pytest.mark.grading
 
@@ -188,6 +188,28 @@ def test_nbgrader_grades_the_released_notebook_as_tito_grade_does_and_cannot_be_
     printed = "".join("".join(o.get("text", "")) for c in patched["cells"] for o in c.get("outputs", []))
     assert "Errno 2" in printed, printed[:2000]  # the patching cell ran, and found no expected values
     assert (course_dir / "canary.txt").read_text() == "untouched" and expected[:60] not in printed
+    graded = json.loads((course_dir / "autograded" / "correct_percent" / module.folder / "optimizers.ipynb").read_text())
+    experiments = [c for c in graded["cells"] if EXPERIMENT_TAG in c["metadata"].get("tags", [])]
+    assert len(experiments) >= 10 and all(c["outputs"] == [] and c["execution_count"] is None for c in experiments)
+    visible = [c for c in graded["cells"] if c["cell_type"] == "code" and "points" in c["metadata"].get("nbgrader", {})
+               and not c["metadata"]["nbgrader"]["grade_id"].startswith("hidden_")]
+    assert visible and all(isinstance(c["execution_count"], int) for c in visible), "the visible tests ran"
+
+
+def test_the_experiment_cells_are_locked_ungraded_demonstrations_tagged_in_the_release(course):
+    from tito.grading.judge import load_autograder
+    from tito.release import student_notebook
+
+    module = course.module(course.assignment)
+    notebook = student_notebook(module, load_autograder(module).tests)
+    experiments = [c for c in notebook.cells if EXPERIMENT_TAG in c.metadata.get("tags", [])]
+    assert len(experiments) >= 10
+    for cell in experiments:
+        meta = cell.metadata["nbgrader"]
+        assert cell.cell_type == "code" and meta["locked"] and not meta["grade"] and not meta["solution"], meta
+        assert "#| export" not in cell.source and "points" not in meta, meta["grade_id"]
+    ids = {c.metadata["nbgrader"]["grade_id"] for c in experiments}
+    assert {"spirals", "valley", "in_place_timing", "checkpoint", "noisy"} <= ids
 
 
 @pytest.mark.slow

@@ -3,6 +3,8 @@ import jupytext
 import nbclient
 import pytest
 
+from tito.nbgrader_course import EXPERIMENT_TAG
+
 pytestmark = [pytest.mark.tito, pytest.mark.slow]
 
 
@@ -12,6 +14,8 @@ def test_solution_notebook_executes_in_a_kernel(course_copy, monkeypatch):
     notebook = jupytext.read(module.solution)
     nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
                             resources={"metadata": {"path": str(module.solution.parent)}}).execute()
+    experiments = [c for c in notebook.cells if EXPERIMENT_TAG in c.metadata.get("tags", [])]
+    assert experiments and all(c.execution_count for c in experiments), "a student's kernel runs the experiments"
     errors = [o for cell in notebook.cells for o in cell.get("outputs", []) if o.output_type == "error"]
     assert errors == []
     images = [o for cell in notebook.cells for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]

@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import textwrap
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from tito.grading.sandbox import Isolation, choose_isolation, jobs_summary
 from tito.grading.submissions import Submission
 from tito.grading.worker import Limits
 from tito.grading.zygote import OUTPUT_KEPT
-from tito.grading.isolation import FIRST_JOB_UID, JOB_BYTES
+from tito.grading.isolation import JOB_BYTES
 
 pytestmark = pytest.mark.grading
 
@@ -342,12 +343,46 @@ def test_what_the_code_printed_reaches_the_grader_and_the_rest_is_cut(grader, tm
     assert (quiet.output, quiet.output_cut) == ("hello\noops\n", False)
 
 
+def processes() -> dict[int, tuple[int, str]]:
+    """Every process on the machine: pid -> (parent's pid, start time, which tells a reused pid)."""
+    found = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone already
+            continue
+        found[int(entry)] = (int(fields[1]), fields[19])
+    return found
+
+
+def descendants(root: int) -> dict[tuple[int, str], str]:
+    """(pid, start time) -> command line of every process below `root` now."""
+    table, found, frontier = processes(), {}, {root}
+    while frontier:
+        frontier = {pid for pid, (parent, _) in table.items() if parent in frontier}
+        for pid in frontier:
+            try:
+                found[pid, table[pid][1]] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                pass
+    return found
+
+
 def test_no_job_process_outlives_the_grader(tmp_path):
-    code = GOOD + "import subprocess\nsubprocess.Popen(['sleep', '765432'], start_new_session=True)\n"
-    with Grader(load_autograder_from(TOY), Limits(test_seconds=3), choose_isolation()) as grader:
-        grade(grader, tmp_path, code)
-    users = subprocess.run(["ps", "-eo", "uid=,args="], capture_output=True, text=True).stdout.splitlines()
-    assert not [line for line in users if "765432" in line or int(line.split()[0]) >= FIRST_JOB_UID]
+    """Only this grader's processes are looked at (those below its zygote, seen while it ran):
+    another grading run on the machine has jobs of the same users."""
+    code = GOOD + "import subprocess, time\nsubprocess.Popen(['sleep', '765432'], start_new_session=True)\ntime.sleep(0.5)\n"
+    seen = {}
+    with Grader(load_autograder_from(TOY), Limits(test_seconds=3), choose_isolation()) as grader, \
+            ThreadPoolExecutor(1) as grading:
+        graded = grading.submit(grade, grader, tmp_path, code)
+        while not graded.done():
+            seen = descendants(grader.zygote.process.pid) | seen  # the first seen: a dying process's is empty
+            time.sleep(0.01)
+        assert graded.result().score == 100
+    assert [args for args in seen.values() if args.startswith("sleep 765432")], "the job's process was seen"
+    table = processes()
+    assert [args for (pid, start), args in seen.items() if table.get(pid, (0, ""))[1] == start] == []
 
 
 def test_feedback_quotes_what_the_code_printed_in_a_block_it_cannot_close(grader, tmp_path):

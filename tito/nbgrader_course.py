@@ -3,7 +3,8 @@
 Its source notebook is `tito.release.assignment_notebook`, so `nbgrader generate_assignment`
 makes the notebook `tito release` makes; its configuration puts tito's steps into nbgrader's
 pipelines (`tito.nbgrader_hooks`): the stubs of `tito generate`, and the hidden tests' verdicts
-decided by the course's sandboxed grader, outside the student's kernel.
+decided by the course's sandboxed grader, outside the student's kernel. The kernel skips the
+module's experiment cells (EXPERIMENT_TAG): nothing graded needs them, and they cost seconds a notebook.
 """
 from __future__ import annotations
 
@@ -26,10 +27,16 @@ c.Autograde.autograde_preprocessors = autograde_preprocessors()
 c.HiddenTestVerdicts.course_root = {root!r}
 c.HiddenTestVerdicts.module = {module!r}
 c.Execute.timeout = {timeout}
+# The chapter's experiments (timings, training runs, plots) earn no points: the kernel skips them.
+c.Execute.skip_cells_with_tag = {tag!r}
 # The student's kernel runs in bubblewrap, where it works, and sees none of these folders.
 c.SandboxedKernelManager.hidden = [{root!r}]
 '''
 KERNEL_SECONDS = 120  # of one cell in the student's kernel; the grader has its own limits
+# The Jupyter tag of a module's experiment cells (`tags=["experiment"]` on their `# %%` line):
+# locked cells that only demonstrate, time or plot, which nothing graded needs. A student's
+# Jupyter runs them; `nbgrader autograde` skips them.
+EXPERIMENT_TAG = "experiment"
 
 
 def build_course(course: Course, module: Module, out: Path) -> Path:
@@ -39,7 +46,8 @@ def build_course(course: Course, module: Module, out: Path) -> Path:
     if (out / "source").exists():
         raise CourseError(f"{out} already holds an nbgrader course: choose a new folder.")
     out.mkdir(parents=True, exist_ok=True)
-    config = CONFIG.format(root=str(out.resolve()), module=module.number, timeout=KERNEL_SECONDS)
+    config = CONFIG.format(root=str(out.resolve()), module=module.number, timeout=KERNEL_SECONDS,
+                           tag=EXPERIMENT_TAG)
     (out / "nbgrader_config.py").write_text(config)
     shutil.copy2(course.root / REGISTRY, out / REGISTRY)
     autograder = load_autograder(module)

@@ -142,12 +142,26 @@ class _CappedOutput(io.RawIOBase):
         return size
 
 
+class _CappedText(io.TextIOWrapper):
+    """A text stream over a _CappedOutput that, once its budget is spent, drops text without
+    encoding it: a flood of printing then costs no more than the calls, also on a loaded
+    machine, where encoding hundreds of megabytes could take longer than loading is allowed."""
+
+    def __init__(self, raw: _CappedOutput, buffer, **kwargs):
+        super().__init__(buffer, "utf-8", "backslashreplace", **kwargs)
+        self.capped = raw
+
+    def write(self, text) -> int:
+        if self.capped.budget <= 0 and isinstance(text, str):
+            return len(text)
+        return super().write(text)
+
+
 def _print_to_the_zygote() -> None:
     """sys.stdout (line-buffered, as in a terminal) and sys.stderr share one _CappedOutput."""
     raw = _CappedOutput(OUTPUT_BUDGET)
-    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.BufferedWriter(raw), "utf-8", "backslashreplace",
-                                                   line_buffering=True)
-    sys.stderr = sys.__stderr__ = io.TextIOWrapper(raw, "utf-8", "backslashreplace", write_through=True)
+    sys.stdout = sys.__stdout__ = _CappedText(raw, io.BufferedWriter(raw), line_buffering=True)
+    sys.stderr = sys.__stderr__ = _CappedText(raw, raw, write_through=True)
 
 
 def job_environment(folder: str) -> dict[str, str]:
