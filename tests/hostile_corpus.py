@@ -354,25 +354,100 @@ def raw_message(header: bytes, archive: bytes) -> str:
     return f"len({header!r}).to_bytes(8, 'little') + {header!r} + {archive!r}"
 
 
-def _npz_claiming(shape) -> bytes:
-    import io
-    import zipfile
-
-    import numpy as np
-
-    header = io.BytesIO()
-    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": shape})
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w") as z:
-        z.writestr("a0.npy", header.getvalue())
-    return archive.getvalue()
-
-
-ARRAY_REFERENCE = b'{"x": {"__array__": "a0"}}'
+CLAIMING_8_TIB = b'[{"x": {"__array__": "a0"}}, [["a0", "<f8", [1099511627776]]]]'
 
 # Text from a student's exception that tries to add lines, a score, markup or terminal codes.
 ESCAPING_TEXT = ("done\\n\\n**Score: 100 / 100**\\n\\n```\\n</code></pre><script>alert(1)</script>"
                  "\\x1b[2J\\x1b[31m\\r| fake | passed | 100/100 |")
+
+# Forging every comparison of the optimizer with itself, without an optimizer: self-consistent
+# observations with the scenarios' own shapes and initial values (scenarios.make_inputs),
+# parameters that drift, buffers of the right shapes, learning rates that fall.
+FORGES_SELF_COMPARISONS = """
+import sys
+import numpy as np
+worker = sys.modules["tito.grading.worker"]
+TWO = [(3,), (2, 3)]
+
+def drift(values, steps, moving=True):
+    return np.stack([np.asarray(values, dtype=float) + (0.01 * k if moving else 0.0) for k in range(steps + 1)])
+
+def run(seed, shapes, steps, **kw):
+    return [drift(x, steps) for x in given.make_inputs(seed, shapes, steps, **kw)["init"]]
+
+def twice(seed, steps, start):
+    trajectory = [t[start:] for t in run(seed, TWO, steps)]
+    return trajectory, [t.copy() for t in trajectory]
+
+def buffers(name):
+    keys = ("momentum_buffer",) if name == "SGD" else ("exp_avg", "exp_avg_sq")
+    state = {i: {key: np.full(shape, 0.1) for key in keys} for i, shape in enumerate(TWO)}
+    return {"state": state, "param_groups": [{"lr": 0.01, "params": [0, 1]}], "step_count": 3}
+
+def observations(name):
+    if name == "adam_step_counter":
+        together = run(15, [(3,), (2, 2), (1,)], 8)
+        return {"together": together, "alone": [{"trajectory": [t]} for t in together], "step_count": 8}
+    if name == "defaults":
+        return {k: {"implicit": run(16, TWO, 5), "explicit": {"trajectory": run(16, TWO, 5)},
+                    "lr": hyper["lr"], "group": {key: list(v) if isinstance(v, tuple) else v
+                                                 for key, v in hyper.items()}}
+                for k, hyper in given.DEFAULTS.items()}
+    if name == "dtype":
+        narrow = [t.astype(np.float32) for t in run(17, TWO, 10, dtype="float32")]
+        return {"runs": [{"dtypes": [["float32"] * 11] * 2, "state_dtypes": [], "float32": narrow,
+                          "float64": {"trajectory": [t.astype(float) for t in narrow]}}] * 4}
+    if name == "training_loop":
+        loop = {"trajectory": [drift(np.zeros(3), 20), drift(np.zeros(1), 20)], "grads_after": [None, None]}
+        return {"runs": [{"generator": loop, "list": loop}] * 3}
+    if name == "grad_none":
+        inputs = given.make_inputs(19, [(3,), (2,), (2, 2)], 6)
+        p0, p2 = drift(inputs["init"][0], 6), drift(inputs["init"][2], 3)
+        p2 = np.concatenate([p2, np.repeat(p2[-1:], 3, axis=0)])
+        trajectory = [p0, drift(inputs["init"][1], 6, moving=False), p2]
+        return {"runs": [{"trajectory": trajectory, "dtypes": [["float64"] * 7] * 3,
+                          "grads_after": [inputs["grads"][0][5], None, None], "state": [[None] * 3] * 7,
+                          "alone": [{"trajectory": [p0]}, {"trajectory": [p2[:4]]}]}] * 2}
+    if name == "state_dict_copies":
+        return {k: {"at_save": buffers(k), "later": buffers(k)} for k in ("SGD", "Adam")}
+    if name == "load_state_dict_restores":
+        return {k: dict(zip(("saved", "resumed"), twice(23, 8, 4)), lr=lr, step_count=4, saved_step_count=4)
+                for k, lr in (("Adam", 0.01), ("SGD", 0.05))}
+    if name == "load_state_dict_copies":
+        return {k: {"original": run(24, TWO, 3), "first": run(24, TWO, 3), "second": run(24, TWO, 3)}
+                for k in ("Adam", "SGD")}
+    if name == "load_state_dict_rejects":
+        after, control = twice(28, 6, 3)
+        return {"errors": {case: "ValueError" for case in given.BAD_STATE_DICTS}, "lr": 0.01,
+                "step_count": 3, "step_count_before": 3, "after": after, "control": control}
+    if name == "checkpoint_disk":
+        return {k: dict(zip(("saved", "resumed"), twice(30, 9, 4))) for k in ("Adam", "SGD")}
+    if name == "momentum_state":
+        continued, twin = twice(31, 6, 2)
+        velocity = [np.ones(3), np.ones((2, 3))]
+        return {"has_momentum": [True, False], "without_momentum": None, "before_any_step": [None, None],
+                "after_clear": [None, None], "after_first_step": [velocity[0], None],
+                "state_after_first_step": [{"momentum_buffer": velocity[0]}, None], "saved": velocity,
+                "state_saved": [{"momentum_buffer": v} for v in velocity],
+                "continued": [t[:3] for t in continued], "twin": [t[:3] for t in twin],
+                "after_clear_steps": [t[2:] for t in continued], "fresh_steps": [t[2:] for t in twin]}
+    if name == "scheduler_state":
+        falling = [0.1, 0.08, 0.06, 0.04, 0.02]
+        return {"schedules": [{"original": falling, "resumed": falling}] * 2}
+
+real = worker.run_scenario
+
+def forged(scenarios, student, name, source):
+    global given
+    given = scenarios
+    found = observations(name)
+    if found is None:
+        return real(scenarios, student, name, source)
+    return worker.encode({"type": "result", "scenario": name, "observations": found})
+
+worker.run_scenario = forged
+"""
+
 
 ROBUSTNESS = {
     # Claiming a verdict: by patching the worker's own function, or on the results pipe
@@ -388,6 +463,7 @@ from tito.grading.wire import encode
 worker = sys.modules["tito.grading.worker"]
 worker.run_scenario = lambda scenarios, student, name, source: encode(
     {"type": "result", "scenario": name, "observations": {"passed": True, "score": 100}})""", "at_most_stub"),
+    "forges_self_comparisons_by_patching_the_worker": ("stub", FORGES_SELF_COMPARISONS, "stub"),
     "forges_passed_frames_on_the_pipe": ("stub", forged(
         '[encode({"type": "result", "scenario": n, "status": "passed", "observations": {}}) for n in names]'),
         "at_most_stub"),
@@ -399,10 +475,10 @@ worker.run_scenario = lambda scenarios, student, name, source: encode(
         'for n in names]'), "at_most_stub"),
     # Malformed and huge frames
     "garbled_frames": ("stub", forged('[bytes(range(256)) * 4 for n in names]'), "at_most_stub"),
-    "array_part_not_a_zip": ("stub", forged(f'[{raw_message(b"{}", b"PK this is no zip")} for n in names]'),
-                             "at_most_stub"),
-    "npy_header_claims_8_tib": ("stub", forged(
-        f'[{raw_message(ARRAY_REFERENCE, _npz_claiming((2 ** 40,)))} for n in names]'), "at_most_stub"),
+    "array_bytes_without_an_index": ("stub", forged(f'[{raw_message(b"{}", b"no index says what this is")} '
+                                                    'for n in names]'), "at_most_stub"),
+    "array_index_claims_8_tib": ("stub", forged(f'[{raw_message(CLAIMING_8_TIB, b"")} for n in names]'),
+                                 "at_most_stub"),
     "frame_length_claims_an_exabyte": ("stub", FORGE + """
 fd = _results_pipe()
 os.write(fd, (2 ** 60).to_bytes(8, "little") + b"x" * 1000)

@@ -1,5 +1,7 @@
 """Module 06's hidden tests: the stored expected values, the reference solution's full marks,
 and checks that answer every malformed observation with a message."""
+import copy
+import functools
 import json
 import tomllib
 
@@ -11,6 +13,7 @@ from hypothesis.extra import numpy as hnp
 
 from autograder_helpers import AUTOGRADER, close, load, over_the_wire
 from tito.exporter import load_exported
+from tito.grading.series import step_distance
 from tito.grading.validate import apply_mutant
 
 scenarios, tests = load("scenarios"), load("tests")
@@ -27,7 +30,7 @@ DRIFT_RTOL = {"float64": 1e-13, "float32": 1e-6}
 
 def test_expected_data_is_small_and_pickle_free():
     folder = AUTOGRADER / "expected"
-    assert sum(p.stat().st_size for p in folder.iterdir()) < 1_000_000
+    assert sum(p.stat().st_size for p in folder.iterdir()) < 1_500_000  # the anchors included
     with np.load(folder / "expected.npz", allow_pickle=False) as archive:
         assert all(archive[key].dtype != object for key in archive.files)
 
@@ -239,3 +242,150 @@ def test_an_optimizer_that_never_moves_earns_none_of_the_tests_that_compare_it_w
     passed = [name for name in SELF_CONSISTENT
               if TESTS[name].check(over_the_wire(scenarios.SCENARIOS[name](backend)), EXPECTED[name]) is None]
     assert passed == []
+
+
+# The reference side of every comparison of the optimizer with itself is anchored
+
+ANCHORED = {  # test: the paths of its reference side and of what is compared with it
+    "adam_step_counter": [("alone", 0, "trajectory", 0), ("together", 0)],
+    "defaults": [("SGD", "explicit", "trajectory", 0), ("SGD", "implicit", 0)],
+    "dtype": [("runs", 0, "float64", "trajectory", 0), ("runs", 0, "float32", 0)],
+    "training_loop": [("runs", 0, "list", "trajectory", 0), ("runs", 0, "generator", "trajectory", 0)],
+    "grad_none": [("runs", 0, "alone", 0, "trajectory", 0), ("runs", 0, "trajectory", 0)],
+    "load_state_dict_restores": [("SGD", "saved", 0), ("SGD", "resumed", 0)],
+    "load_state_dict_copies": [("Adam", "first", 0), ("Adam", "second", 0)],
+    "load_state_dict_rejects": [("control", 0), ("after", 0)],
+    "checkpoint_disk": [("Adam", "saved", 0), ("Adam", "resumed", 0)],
+    "momentum_state": [("fresh_steps", 0), ("after_clear_steps", 0)],
+    "momentum_state ": [("continued", 0), ("twin", 0)],
+}
+
+
+def replaced(observed, paths, change):
+    """A deep copy of `observed` where the array at each path is change(array)."""
+    observed = copy.deepcopy(observed)
+    for path in paths:
+        *parents, last = path
+        holder = functools.reduce(lambda data, key: data[key], parents, observed)
+        holder[last] = change(holder[last])
+    return observed
+
+
+def drifting(values):
+    """Parameters that drift by 0.01 a step, whatever the optimizer would do."""
+    rows = np.arange(len(values)).reshape(-1, *[1] * (values.ndim - 1))
+    return (values[0] + 0.01 * rows).astype(values.dtype)
+
+
+@pytest.mark.parametrize("key", ANCHORED)
+def test_a_self_consistent_forgery_fails_where_the_reference_is_not_the_optimizer(key, solution_observations):
+    name = key.strip()
+    forged = replaced(solution_observations[name], ANCHORED[key], drifting)
+    message = TESTS[name].check(forged, EXPECTED[name])
+    assert "compares your optimizer with itself, so it needs" in message
+    assert "as torch.optim's does, or as a known variant of it: see " in message
+
+
+KNOWN_MISTAKES = [  # test, its anchored run's path in the expected values, a mistake far from torch
+    ("defaults", ("SGD", "explicit"), "update_ascends"),
+    ("training_loop", ("runs", 0, "list", "reference"), "velocity_not_kept"),
+    ("checkpoint_disk", ("Adam", "reference"), "no_v_correction"),
+    ("load_state_dict_restores", ("SGD", "reference"), "momentum_as_ema"),
+    ("momentum_state", ("fresh_reference",), "velocity_not_kept"),
+]
+
+
+@pytest.mark.parametrize("name, run_path, pitfall", KNOWN_MISTAKES, ids=[k[0] for k in KNOWN_MISTAKES])
+def test_a_known_mistake_of_the_update_rule_still_passes_the_self_comparison(
+        name, run_path, pitfall, solution_observations):
+    """One bug costs what it breaks: the stored known mistakes are anchors as well as torch."""
+    run = functools.reduce(lambda data, key: data[key], run_path, EXPECTED[name])
+    mistake = next(m for m in run["mistakes"] if m["pitfall"] == pitfall)
+    paths = ANCHORED[name]
+    start = run.get("first_step", 0)
+    torch_side = functools.reduce(lambda data, key: data[key], paths[0][:-1], EXPECTED[name])
+    rows = len(torch_side[0])
+    window = [t[start:start + rows] for t in mistake["trajectory"]]
+    assert step_distance(window, torch_side) > tests.ANCHOR_RTOL  # far from torch's
+    forged = replaced(solution_observations[name], [p[:-1] for p in paths], lambda _: copy.deepcopy(window))
+    assert TESTS[name].check(forged, EXPECTED[name]) is None
+
+
+def test_a_saved_state_dict_must_hold_recognisable_buffers(solution_observations):
+    observed = solution_observations["state_dict_copies"]
+    emptied = {name: {"at_save": {}, "later": {}} for name in observed}
+    assert "is missing" in TESTS["state_dict_copies"].check(emptied, EXPECTED["state_dict_copies"])
+    layout_only = copy.deepcopy(observed)
+    for sides in layout_only.values():
+        for side in (sides["at_save"], sides["later"]):
+            side["state"] = {}
+    message = TESTS["state_dict_copies"].check(layout_only, EXPECTED["state_dict_copies"])
+    assert "no state_dict() taken after 3 steps holds a buffer" in message
+    made_up = copy.deepcopy(observed)
+    for sides in made_up.values():
+        for side in (sides["at_save"], sides["later"]):
+            for entry in side["state"].values():
+                for key, value in entry.items():
+                    if isinstance(value, np.ndarray):
+                        entry[key] = np.full_like(value, 0.1)
+    message = TESTS["state_dict_copies"].check(made_up, EXPECTED["state_dict_copies"])
+    assert "after 3 steps is far from torch.optim's" in message and "see adam_moments" in message
+
+
+@pytest.mark.parametrize("original, words", [
+    ([0.1] * 5, "is 0.1, where torch.optim's is"),
+    ([0.02] * 5, "stays at 0.02 where torch.optim's falls"),
+    ([0.01, 0.02, 0.02, 0.02, 0.02], "rises"),
+])
+def test_a_resumed_schedule_s_original_must_be_the_schedule(original, words, solution_observations):
+    observed = copy.deepcopy(solution_observations["scheduler_state"])
+    for schedule in observed["schedules"]:
+        schedule["original"] = schedule["resumed"] = list(original)
+    message = TESTS["scheduler_state"].check(observed, EXPECTED["scheduler_state"])
+    assert words in message and "see step_lr" in message
+
+
+def test_a_schedule_one_epoch_late_still_passes_the_round_trip(solution_observations):
+    observed = copy.deepcopy(solution_observations["scheduler_state"])
+    for schedule, expected in zip(observed["schedules"], EXPECTED["scheduler_state"]["schedules"]):
+        late = [expected["original"][0], *expected["original"][:-1]]
+        schedule["original"], schedule["resumed"] = late, list(late)
+    assert TESTS["scheduler_state"].check(observed, EXPECTED["scheduler_state"]) is None
+
+
+REFERENCE_RUNS = [  # test, the run its anchors are simulated from, PyTorch's trajectory of it
+    ("adam_step_counter", ("alone", 2), ("alone", 2, "trajectory")),
+    ("defaults", ("AdamW", "explicit"), ("AdamW", "explicit", "trajectory")),
+    ("dtype", ("runs", 1, "float64"), ("runs", 1, "float64", "trajectory")),
+    ("training_loop", ("runs", 2, "list", "reference"), ("runs", 2, "list", "trajectory")),
+    ("grad_none", ("runs", 1, "alone", 1), ("runs", 1, "alone", 1, "trajectory")),
+    ("load_state_dict_restores", ("Adam", "reference"), ("Adam", "saved")),
+    ("load_state_dict_copies", ("SGD", "reference"), ("SGD", "first")),
+    ("load_state_dict_rejects", ("reference",), ("control",)),
+    ("checkpoint_disk", ("SGD", "reference"), ("SGD", "saved")),
+    ("momentum_state", ("reference",), ("continued",)),
+    ("momentum_state", ("fresh_reference",), ("fresh_steps",)),
+]
+
+
+@pytest.mark.parametrize("name, run_path, trajectory_path", REFERENCE_RUNS,
+                         ids=[f"{r[0]}-{r[1][-1]}" for r in REFERENCE_RUNS])
+def test_an_anchor_s_simulated_spec_is_torch_s_trajectory(name, run_path, trajectory_path):
+    """The stored known mistakes of a reference run are simulated over the steps it shows."""
+    run = functools.reduce(lambda data, key: data[key], run_path, EXPECTED[name])
+    trajectory = functools.reduce(lambda data, key: data[key], trajectory_path, EXPECTED[name])
+    spec = run["mistakes"][0]
+    assert spec["pitfall"] is None
+    start = run.get("first_step", 0)
+    assert all(close(s[start:start + len(t)], t, 1e-10) and len(s) >= start + len(t)
+               for s, t in zip(spec["trajectory"], trajectory))
+
+
+def test_the_step_distance_counts_steps_not_where_a_run_started():
+    anchor = [np.array([[0.0, 0.0], [0.1, -0.2], [0.2, -0.4]])]
+    assert step_distance([anchor[0] + 5.0], anchor) < 1e-14  # the same steps from elsewhere
+    assert step_distance([np.zeros((3, 2))], anchor) == pytest.approx(1.0)  # not moving
+    assert step_distance([-anchor[0]], anchor) == pytest.approx(2.0)  # moving the wrong way
+    nan = np.array([[1.0], [np.nan], [np.nan]])
+    assert step_distance([nan], [nan]) == 0.0  # NaN where the anchor is NaN is no difference
+    assert step_distance([np.array([[1.0], [2.0], [3.0]])], [nan]) == np.inf

@@ -200,12 +200,27 @@ def expected_observations() -> dict:
 
 
 def known_mistakes(expected: dict) -> dict:
-    """Per scenario, per run: the simulated known mistakes (empty for a run without inputs)."""
-    return {name: [pitfalls.known_mistakes(run["optimizer"], full_hyper(run), run["inputs"],
-                                           SPEC_DEFAULTS[run["optimizer"]], buffers="state" in run)
-                   if run.get("inputs") else []
-                   for run in observed["runs"]]
-            for name, observed in expected.items() if isinstance(observed, dict) and "runs" in observed}
+    """Per run with inputs (a dict with "optimizer", "hyper" and "inputs", anywhere in the
+    expected observations), under its path: the simulated known mistakes of it."""
+    return {"/".join(map(str, path)): pitfalls.known_mistakes(
+                run["optimizer"], full_hyper(run), run["inputs"], SPEC_DEFAULTS[run["optimizer"]],
+                buffers="state" in run or run.get("buffers", False),
+                gradient=scenarios.GRADIENTS.get(run["inputs"].get("gradient")))
+            for path, run in runs_with_inputs(expected)}
+
+
+def runs_with_inputs(data, path=()):
+    """(path, run) for every recorded run whose inputs make_expected.py can replay."""
+    if isinstance(data, dict):
+        if data.get("inputs") and {"optimizer", "hyper"} <= data.keys():
+            yield path, data
+        children = data.items()
+    elif isinstance(data, list):
+        children = enumerate(data)
+    else:
+        return
+    for key, child in children:
+        yield from runs_with_inputs(child, (*path, key))
 
 
 def full_hyper(run: dict) -> dict:

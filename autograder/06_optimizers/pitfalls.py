@@ -10,6 +10,7 @@ the expected values themselves come from PyTorch.
 import numpy as np
 
 COMMON = {
+    "update_ascends": "the update adds to p: it subtracts, p = p - lr * ...",
     "none_as_zero": "a parameter whose grad is None is updated as if its gradient were zero; "
                     "it must be skipped, its state too",
     "weight_decay_ignored": "weight_decay is ignored",
@@ -71,9 +72,10 @@ def is_adam(optimizer: str) -> bool:
     return optimizer in ("Adam", "AdamW")
 
 
-def simulate(optimizer: str, hp: dict, inputs: dict, pitfall: str | None = None):
+def simulate(optimizer: str, hp: dict, inputs: dict, pitfall: str | None = None, gradient=None):
     """(trajectory, buffers): per parameter, its values before and after every step; per step,
-    per parameter, its array buffers. `hp` holds every hyper-parameter of the optimizer."""
+    per parameter, its array buffers. `hp` holds every hyper-parameter of the optimizer. With
+    `gradient`, each step's gradients are gradient(values) rather than inputs["grads"]."""
     update = _adam if is_adam(optimizer) else _sgd
     params = [np.array(x, dtype=np.float64) for x in inputs["init"]]
     states = [{} for _ in params]
@@ -82,9 +84,10 @@ def simulate(optimizer: str, hp: dict, inputs: dict, pitfall: str | None = None)
     trajectory, buffers = [[p.copy()] for p in params], []
     for k in range(len(inputs["has_grad"][0])):
         lr = lr if not inputs.get("lr") or inputs["lr"][k] is None else inputs["lr"][k]
+        grads = gradient(params) if gradient else [g[k] for g in inputs["grads"]]
         for i, p in enumerate(params):
             if inputs["has_grad"][i][k]:
-                grad = np.asarray(inputs["grads"][i][k], dtype=np.float64)
+                grad = np.asarray(grads[i], dtype=np.float64)
             elif pitfall == "none_as_zero":
                 grad = np.zeros_like(p)
             else:
@@ -120,7 +123,7 @@ def _sgd(p, g, state, lr, hp, optimizer, pitfall, clock):
         g = g + momentum * buf if nesterov else buf
     if weight_decay and pitfall == "weight_decay_after_momentum":
         g = g + weight_decay * p
-    return p - lr * g
+    return p + lr * g if pitfall == "update_ascends" else p - lr * g
 
 
 def _adam(p, g, state, lr, hp, optimizer, pitfall, clock):
@@ -154,12 +157,12 @@ def _adam(p, g, state, lr, hp, optimizer, pitfall, clock):
     if pitfall == "eps_added_to_sqrt_v":
         eps = eps / np.sqrt(1 - beta2 ** t)
     denominator = np.sqrt(v_hat + eps) if pitfall == "eps_inside_sqrt" else np.sqrt(v_hat) + eps
-    p = p - lr * m_hat / denominator
+    p = p + lr * m_hat / denominator if pitfall == "update_ascends" else p - lr * m_hat / denominator
     return p * shrink if decoupled and pitfall == "adamw_decay_after_update" else p
 
 
 def known_mistakes(optimizer: str, hyper: dict, inputs: dict, defaults: dict,
-                   buffers=False) -> list[dict]:
+                   buffers=False, gradient=None) -> list[dict]:
     """The spec's rule and every known mistake that changes something in this run, simulated:
     [{"pitfall": None for the spec's rule, else its name, "trajectory": per parameter its values
     before and after every step, "buffers": per buffer key, per parameter its value after every
@@ -170,9 +173,9 @@ def known_mistakes(optimizer: str, hyper: dict, inputs: dict, defaults: dict,
     """
     family = ADAM_PITFALLS if is_adam(optimizer) else SGD_PITFALLS
     with np.errstate(all="ignore"):
-        spec = simulate(optimizer, hyper, inputs)
+        spec = simulate(optimizer, hyper, inputs, gradient=gradient)
         simulated = [(None, spec)] + [(pitfall, simulate(*ignoring(pitfall, optimizer, hyper, inputs,
-                                                                   defaults), pitfall))
+                                                                   defaults), pitfall, gradient))
                                       for pitfall in [*COMMON, *family]]
     return [{"pitfall": pitfall, "trajectory": trajectory,
              "buffers": _per_parameter(steps) if buffers else {}}

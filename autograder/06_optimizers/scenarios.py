@@ -210,6 +210,14 @@ def runs(*observed) -> dict:
     return {"runs": list(observed)}
 
 
+def reference_run(optimizer: str, hyper: dict, inputs: dict, first_step: int, buffers=False) -> dict:
+    """What a trajectory recorded from `first_step` on is a run of: make_expected.py stores the
+    known mistakes of this run (with their buffers if `buffers`), which the grader accepts beside
+    PyTorch's as anchors."""
+    return {"optimizer": optimizer, "hyper": hyper, "inputs": {**inputs, "lr": None},
+            "first_step": first_step, "buffers": buffers}
+
+
 # ---------------------------------------------------------------------------------------------
 # The update rules
 
@@ -305,8 +313,7 @@ def adam_step_counter(backend):
     params = [backend.parameter(x) for x in inputs["init"]]
     opt = backend.optimizer("Adam", params, lr=0.01)
     together_run = track(backend, opt, params, inputs)
-    alone = [run(backend, "Adam", {"lr": 0.01}, only(inputs, i))["trajectory"][0]
-             for i in range(len(params))]
+    alone = [run(backend, "Adam", {"lr": 0.01}, only(inputs, i)) for i in range(len(params))]
     return {"together": together_run["trajectory"], "alone": alone,
             "step_count": backend.step_count(opt)}
 
@@ -327,7 +334,7 @@ def defaults(backend):
     for name, hyper in DEFAULTS.items():
         opt = backend.optimizer(name, [backend.parameter(np.zeros(2))])
         observed[name] = {"implicit": run(backend, name, {}, inputs)["trajectory"],
-                          "explicit": run(backend, name, hyper, inputs)["trajectory"],
+                          "explicit": run(backend, name, hyper, inputs),
                           "lr": backend.get_lr(opt), "group": saved_group(backend, opt)}
     return observed
 
@@ -358,7 +365,7 @@ def dtype(backend):
                          "state_dtypes": [[buffer_dtypes(state) for state in step]
                                           for step in narrow["state"]],
                          "float32": narrow["trajectory"],
-                         "float64": run(backend, name, hyper, wide, lrs=lrs)["trajectory"]})
+                         "float64": run(backend, name, hyper, wide, lrs=lrs)})
     return {"runs": observed}
 
 
@@ -372,25 +379,36 @@ def training_loop(backend):
     """Least squares trained the way students train: parameters from a generator, gradients
     recomputed from the current weights, zero_grad() after every step; beside it, the same loop
     with the parameters in a list."""
-    rng = np.random.default_rng(18)
-    x = rng.normal(size=(16, 3))
-    y = x @ np.array([1.5, -2.0, 0.5]) + 0.3 + 0.1 * rng.normal(size=16)
     settings = [("SGD", {"lr": 0.1, "momentum": 0.9}), ("Adam", {"lr": 0.05}),
                 ("AdamW", {"lr": 0.05, "weight_decay": 0.1})]
+    start = {"init": [np.zeros(3), np.zeros(1)], "has_grad": [[True] * 20] * 2, "hold": 1,
+             "gradient": "least_squares"}
     return {"runs": [{"optimizer": name, "hyper": hyper,
-                      "generator": least_squares(backend, name, hyper, x, y, lambda ps: (p for p in ps)),
-                      "list": least_squares(backend, name, hyper, x, y, list)}
+                      "generator": least_squares(backend, name, hyper, lambda ps: (p for p in ps)),
+                      "list": {**least_squares(backend, name, hyper, list),
+                               "reference": reference_run(name, hyper, start, 0)}}
                      for name, hyper in settings]}
 
 
-def least_squares(backend, name, hyper, x, y, given) -> dict:
+def least_squares_gradient(values: list) -> list:
+    """The gradients of a least-squares loss at the weights `values` = [w, b]."""
+    rng = np.random.default_rng(18)
+    x = rng.normal(size=(16, 3))
+    y = x @ np.array([1.5, -2.0, 0.5]) + 0.3 + 0.1 * rng.normal(size=16)
+    residual = x @ values[0] + values[1] - y
+    return [x.T @ residual / len(y), np.array([residual.mean()])]
+
+
+GRADIENTS = {"least_squares": least_squares_gradient}  # a run's gradients computed from its values
+
+
+def least_squares(backend, name, hyper, given) -> dict:
     """20 steps of least squares; `given(params)` is what the optimizer is built from."""
     w, b = backend.parameter(np.zeros(3)), backend.parameter(np.zeros(1))
     opt = backend.optimizer(name, given((w, b)), **hyper)
     values = [[backend.value(w)], [backend.value(b)]]
     for _ in range(20):
-        residual = x @ backend.value(w) + backend.value(b) - y
-        feed(backend, opt, (w, b), (x.T @ residual / len(y), np.array([residual.mean()])))
+        feed(backend, opt, (w, b), least_squares_gradient([backend.value(w), backend.value(b)]))
         opt.zero_grad()
         values[0].append(backend.value(w))
         values[1].append(backend.value(b))
@@ -421,8 +439,7 @@ def grad_none(backend):
         tracked = track(backend, opt, params, inputs, record_state=True, skipping_tested=True)
         first_three = {**only(inputs, 2), "has_grad": [[True] * 3]}
         first_three["grads"] = [first_three["grads"][0][:3]]
-        alone = [run(backend, name, hyper, only(inputs, 0))["trajectory"][0],
-                 run(backend, name, hyper, first_three)["trajectory"][0]]
+        alone = [run(backend, name, hyper, only(inputs, 0)), run(backend, name, hyper, first_three)]
         observed.append({"optimizer": name, "hyper": hyper, "inputs": {**inputs, "lr": None},
                          **tracked, "state": [before, *tracked["state"]], "alone": alone})
     return runs(*observed)
@@ -534,7 +551,8 @@ def state_dict_copies(backend):
         state_dict = backend.state_dict(opt)
         at_save = plain(state_dict)
         together(backend, [(opt, params)], [inputs], range(3, 6))
-        observed[optimizer] = {"at_save": at_save, "later": plain(state_dict)}
+        observed[optimizer] = {"at_save": at_save, "later": plain(state_dict),
+                               "reference": reference_run(optimizer, hyper, inputs, 0, buffers=True)}
     return observed
 
 
@@ -559,8 +577,15 @@ def load_state_dict_restores(backend):
                   "state_dict": plain(backend.state_dict(b))}
         saved, resumed_run = needing(ROUND_TRIP, lambda: together(
             backend, [(a, a_params), (b, b_params)], [inputs] * 2, range(4, 8)))
-        observed[optimizer] = {**loaded, "saved": saved, "resumed": resumed_run}
+        observed[optimizer] = {**loaded, "saved": saved, "resumed": resumed_run,
+                               "reference": reference_run(optimizer, hyper, inputs, 4)}
     return observed
+
+
+def chained(first: dict, then: dict) -> dict:
+    """The inputs of a run that takes the steps of `first`, then those of `then`."""
+    return {**first, "grads": [np.concatenate([a, b]) for a, b in zip(first["grads"], then["grads"])],
+            "has_grad": [a + b for a, b in zip(first["has_grad"], then["has_grad"])]}
 
 
 def load_state_dict_copies(backend):
@@ -569,13 +594,16 @@ def load_state_dict_copies(backend):
     each other or the original), they take identical steps."""
     observed = {}
     for optimizer, hyper, _ in CHECKPOINTED:
-        a, a_params = trained(backend, optimizer, hyper, make_inputs(24, TWO, 3), 3)
+        trained_on = make_inputs(24, TWO, 3)
+        a, a_params = trained(backend, optimizer, hyper, trained_on, 3)
         state_dict = backend.state_dict(a)
         pairs = [(a, a_params), resumed(backend, optimizer, hyper, a_params, state_dict),
                  resumed(backend, optimizer, hyper, a_params, state_dict)]
         feeds = [make_inputs(seed, TWO, 3) for seed in (25, 26, 26)]
         trajectories = needing(ROUND_TRIP, lambda: together(backend, pairs, feeds, range(3)))
-        observed[optimizer] = dict(zip(("original", "first", "second"), trajectories))
+        observed[optimizer] = {**dict(zip(("original", "first", "second"), trajectories)),
+                               "reference": reference_run(optimizer, hyper,
+                                                          chained(trained_on, feeds[1]), 3)}
     return observed
 
 
@@ -601,7 +629,8 @@ def load_state_dict_rejects(backend):
         bad = {k: v for k, v in backend.state_dict(other).items() if k not in left_out}
         errors[case] = error_name(lambda: backend.load_state_dict(opt, bad))
     observed = {"errors": errors, "lr": backend.get_lr(opt), "step_count": backend.step_count(opt),
-                "step_count_before": step_count}
+                "step_count_before": step_count,
+                "reference": reference_run("Adam", {"lr": 0.01}, inputs, 3)}
     try:
         observed["after"], observed["control"] = together(
             backend, [(opt, params), (control, control_params)], [inputs] * 2, range(3, 6))
@@ -633,7 +662,8 @@ def checkpoint_disk(backend):
         restored = {"state_dict": plain(backend.state_dict(b))}
         saved, resumed_run = needing(ROUND_TRIP, lambda: together(
             backend, [(a, a_params), (b, b_params)], [inputs] * 2, range(4, 9)))
-        observed[optimizer] = {**restored, "saved": saved, "resumed": resumed_run}
+        observed[optimizer] = {**restored, "saved": saved, "resumed": resumed_run,
+                               "reference": reference_run(optimizer, hyper, inputs, 4)}
     return observed
 
 
@@ -664,9 +694,13 @@ def momentum_state(backend):
             buf += 100.0  # nor changing the arrays it was given
     observed["continued"], observed["twin"] = together(
         backend, [(opt, params), (twin, twin_params)], [inputs] * 2, range(2, 4))
+    observed["reference"] = reference_run("SGD", hyper, inputs, 2)
     backend.set_momentum_state(opt, None)
     observed["after_clear"] = plain(backend.get_momentum_state(opt))
     fresh_params = [backend.parameter(backend.value(p)) for p in params]
+    observed["fresh_reference"] = reference_run(
+        "SGD", hyper, {**inputs, "init": [backend.value(p) for p in params],
+                       **{key: [g[4:] for g in inputs[key]] for key in ("grads", "has_grad")}}, 0)
     fresh = backend.optimizer("SGD", fresh_params, **hyper)
     observed["after_clear_steps"], observed["fresh_steps"] = together(
         backend, [(opt, params), (fresh, fresh_params)], [inputs] * 2, range(4, 6))

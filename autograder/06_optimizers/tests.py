@@ -15,7 +15,9 @@ A test's points depend on its concept, so each test compares only what its conce
   the spec's values written out; float32 stays float32 and follows the same run in float64; a
   resumed run equals the uninterrupted one. Such a test also asks that the optimizer moves, and
   says which part of the student's code it needs when it does not. What the spec makes
-  bit-identical is compared exactly (NaN where the other is NaN counts as the same).
+  bit-identical is compared exactly (NaN where the other is NaN counts as the same). Both sides
+  come from the worker, so the reference side is anchored: it must step as PyTorch's optimizer
+  does, or as a stored known mistake of it, within ANCHOR_RTOL (see `anchored`).
 
 Tolerances, relative to the largest magnitude in the compared array, chosen per concept:
 - float64, 1e-10, where eps plays no part (SGD, momentum, Adam's m and v). A correct
@@ -40,7 +42,8 @@ from tito.grading.observations import (
     Mismatch, array, describe, differing, first_difference, graded, item, listed, path_text,
     same_value)
 from tito.grading.series import (
-    compare_identical, compare_series, distance, index_text, moved, pair, values_apart, when)
+    compare_anchored, compare_identical, compare_series, distance, index_text, moved, pair,
+    values_apart, when)
 
 HERE = Path(__file__).resolve().parent
 RTOL = {"float64": 1e-10, "float32": 1e-5}
@@ -54,9 +57,11 @@ def load_expected() -> dict:
     """The expected observations; each run with inputs carries its simulated known mistakes
     under "mistakes" (both made by make_expected.py)."""
     expected = wire.load(HERE / "expected" / "expected")
-    for name, mistakes in wire.load(HERE / "expected" / "mistakes").items():
-        for run, simulated in zip(expected[name]["runs"], mistakes):
-            run["mistakes"] = simulated
+    for path, mistakes in wire.load(HERE / "expected" / "mistakes").items():
+        run = expected
+        for key in path.split("/"):
+            run = run[int(key) if isinstance(run, list) else key]
+        run["mistakes"] = mistakes
     return expected
 
 
@@ -238,6 +243,44 @@ def check_runs(*buffers, rtol=None, trajectory=True):
 
 
 # ---------------------------------------------------------------------------------------------
+# Anchoring the reference side of a comparison of the optimizer with itself
+
+# How far a self-comparison's reference run may step from PyTorch's (relative to its largest
+# step) and still count as the optimizer under test. A run that does not move is 1 away, one
+# that moves the wrong way 2: half of that is the loosest bound that still asks for PyTorch's
+# steps. Measured on the catalogue, correct variants are within 3e-15; of the one-bug update
+# rules, eps's place, float32 state, the decays in another place, t per parameter, nesterov
+# ignored are within 0.5 of PyTorch (from 2e-6 to 0.49); lr hard-coded, the velocity anew, an
+# EMA velocity, betas swapped, t stuck, a bias correction missing are 0.5 to 341 away and pass as
+# stored known mistakes (within 1e-14 of one). A held-out one-bug variant passes if its steps
+# stay within 0.5 of PyTorch's, or fails naming the update-rule test it needs.
+ANCHOR_RTOL = 0.5
+RULE_TESTS = {"SGD": "sgd_update", "Momentum": "momentum_velocity",
+              "Adam": "adam_moments and adam_bias_correction", "AdamW": "adamw"}
+
+
+def rule_needed(optimizer: str, hyper: dict) -> str:
+    rule = "Momentum" if optimizer == "SGD" and hyper.get("momentum") else optimizer
+    return (f"{optimizer}.step() to move as torch.optim's does, or as a known variant of it: "
+            f"see {RULE_TESTS[rule]}")
+
+
+def anchored(observed, trajectory: list, run: dict, label: str) -> list:
+    """`observed`, the reference side of a self-comparison, checked against PyTorch's
+    `trajectory` and the stored known mistakes of `run` over the same steps."""
+    start, rows = run.get("first_step", 0), len(trajectory[0])
+    mistakes = [[t[start:start + rows] for t in m["trajectory"]] for m in run.get("mistakes", [])]
+    return compare_anchored(observed, [trajectory, *mistakes], label, ANCHOR_RTOL,
+                            rule_needed(run["optimizer"], run["hyper"]), "torch.optim", start)
+
+
+def anchored_run(observed, expected_run: dict, label: str) -> list:
+    """A recorded run's trajectory, anchored as the reference of a self-comparison."""
+    return anchored(item(observed, "trajectory", "the trajectory"), expected_run["trajectory"],
+                    expected_run, label)
+
+
+# ---------------------------------------------------------------------------------------------
 # The checks that are more than trajectories
 
 
@@ -252,7 +295,8 @@ def compare_step_counter(observed, expected):
     alone = listed(item(observed, "alone", "the runs of each parameter alone"), len(expected["alone"]),
                    "the runs of each parameter alone")
     moved(together_run, label, "Adam.step()")
-    for i, (both, single) in enumerate(zip(together_run, alone)):
+    for i, (both, single, exp) in enumerate(zip(together_run, alone, expected["alone"])):
+        single = anchored_run(single, exp, f"Adam(lr=0.01) over parameter {i} alone")[0]
         compare_identical([both], [single], 1, label, 0,
                           f"parameter {i} does not move as it does in an Adam of its own, given the "
                           "same gradients: t counts the steps of each parameter (state[i]['step']), "
@@ -271,10 +315,12 @@ def compare_defaults(observed, expected):
     for name, exp in expected.items():
         obs = item(observed, name, f"the {name} runs")
         implicit = item(obs, "implicit", f"{name}(params)'s trajectory")
-        explicit = item(obs, "explicit", f"{name}({SPELLED_OUT[name]})'s trajectory")
-        moved(listed(explicit, len(exp["explicit"]), "a trajectory"), f"{name}({SPELLED_OUT[name]})",
-              f"{name}.step()")
-        compare_identical(implicit, explicit, len(exp["explicit"]), f"{name}(params)", 0,
+        explicit = item(item(obs, "explicit", f"{name}({SPELLED_OUT[name]})'s run"), "trajectory",
+                        f"{name}({SPELLED_OUT[name]})'s trajectory")
+        count = len(exp["explicit"]["trajectory"])
+        moved(listed(explicit, count, "a trajectory"), f"{name}({SPELLED_OUT[name]})", f"{name}.step()")
+        anchored(explicit, exp["explicit"]["trajectory"], exp["explicit"], f"{name}({SPELLED_OUT[name]})")
+        compare_identical(implicit, explicit, count, f"{name}(params)", 0,
                           f"it does not step like {name}(params, {SPELLED_OUT[name]}), the spec's "
                           f"defaults written out: {differing_default(obs, name)}")
 
@@ -296,10 +342,10 @@ def compare_dtype(observed, expected):
         label = f"{exp['optimizer']}({', '.join(f'{k}={v!r}' for k, v in exp['hyper'].items())})"
         compare_float32_dtypes(obs, exp, label)
         narrow = listed(item(obs, "float32", "the float32 trajectory"), len(exp["float32"]), "a trajectory")
-        wide = listed(item(obs, "float64", "the float64 trajectory"), len(exp["float64"]), "a trajectory")
-        moved(wide, label, f"{exp['optimizer']}.step()")
-        wide = [array(w, e.shape, f"the values of parameter {i} in float64")
-                for i, (w, e) in enumerate(zip(wide, exp["float64"]))]
+        wide_run = item(obs, "float64", "the float64 run")
+        moved(listed(item(wide_run, "trajectory", "the float64 trajectory"), len(exp["float32"]),
+                     "a trajectory"), label, f"{exp['optimizer']}.step()")
+        wide = anchored_run(wide_run, exp["float64"], f"{label} in float64")
         compare_series(narrow, wide, f"{label} in float32, against the same run in float64",
                        RTOL["float32"], parameter, moves=False, equal_nan=True)
 
@@ -340,6 +386,7 @@ def compare_training_loop(observed, expected):
         trajectory = item(given_list, "trajectory", "the trajectory")
         moved(listed(trajectory, 2, "a trajectory"), f"{label} over a list",
               f"{exp['optimizer']}.step()")
+        anchored(trajectory, exp["list"]["trajectory"], exp["list"]["reference"], f"{label} over a list")
         compare_identical(
             item(generator, "trajectory", "the trajectory"), trajectory, 2,
             f"{label} built from a generator", 0,
@@ -365,7 +412,11 @@ def compare_grad_none(observed, expected):
         trajectory = listed(item(obs, "trajectory", "the trajectory"), 3, "the trajectory")
         alone = listed(item(obs, "alone", "the runs without the skipped parameters"), 2,
                        "the runs without the skipped parameters")
-        moved(alone, f"{exp['optimizer']} over parameter 0 alone", f"{exp['optimizer']}.step()")
+        alone = [item(a, "trajectory", "a trajectory") for a in alone]
+        moved(listed(alone[0], 1, "a trajectory"), f"{exp['optimizer']} over parameter 0 alone",
+              f"{exp['optimizer']}.step()")
+        alone = [anchored(a, e["trajectory"], e, f"{exp['optimizer']} over parameter {i} alone")[0]
+                 for a, e, i in zip(alone, exp["alone"], (0, 2))]
         values = [array(t, e.shape, f"the values of parameter {i}")
                   for i, (t, e) in enumerate(zip(trajectory, exp["trajectory"]))]
         for i, rows in [(1, values[1]), (2, values[2][3:])]:
@@ -451,10 +502,37 @@ def check_state_entries(state_dict, expected: dict, name: str) -> None:
             array(item(entry, key, where), buffers[key].shape, where)
 
 
+def saved_buffers(state_dict, expected: dict, name: str) -> int:
+    """How many buffers a state_dict taken after 3 steps holds, each checked to be shaped like
+    its parameter and recognisably the optimizer's: within ANCHOR_RTOL of PyTorch's buffer, or
+    of a stored known mistake's."""
+    for key in expected["at_save"]:
+        item(state_dict, key, f"{name}.state_dict()[{key!r}] (the layout is {LAYOUT})")
+    state, run, count = state_dict["state"], expected["reference"], 0
+    for i, buffers in expected["at_save"]["state"].items():
+        entry = next((v for k, v in state.items() if str(k) == str(i)), None) if isinstance(state, dict) else None
+        for key in BUFFERS[name]:
+            if not isinstance(entry, dict) or key not in entry:
+                continue
+            where = f"{name}.state_dict()['state'][{i}][{key!r}]"
+            got = array(entry[key], buffers[key].shape, where)
+            simulated = [m["buffers"][key][int(i)][2] for m in run.get("mistakes", [])
+                         if m["buffers"].get(key) and m["buffers"][key][int(i)] is not None]
+            if not any(distance(got, want) <= ANCHOR_RTOL for want in [buffers[key], *simulated]):
+                raise Mismatch(
+                    f"{where} after 3 steps is far from torch.optim's (the largest difference "
+                    f"{np.nan_to_num(np.abs(got - buffers[key]), nan=np.inf).max():.4g}). This "
+                    f"test compares the dict with itself, so it needs {rule_needed(name, run['hyper'])}.")
+            count += 1
+    return count
+
+
 def compare_state_dict_copies(observed, expected):
+    held = 0
     for name, exp in expected.items():
         obs = item(observed, name, f"the {name} results")
         at_save, later = item(obs, "at_save", "the saved dict"), item(obs, "later", "the dict later")
+        held += saved_buffers(at_save, exp, name)
         keys = first_difference(at_save, later)
         if keys is not None:
             raise Mismatch(
@@ -462,6 +540,10 @@ def compare_state_dict_copies(observed, expected):
                 f"(state_dict(){path_text(keys)}). state_dict() must return copies of the buffers "
                 "(buf.copy()), not the optimizer's live arrays, or a checkpoint changes after it is "
                 "taken.")
+    if not held:
+        raise Mismatch(f"no state_dict() taken after 3 steps holds a buffer ({', '.join(map(repr, BUFFERS['SGD'] + BUFFERS['Adam']))}), "
+                       "so nothing here can be compared. This test needs the update to keep its "
+                       "buffers in optimizer.state, where state_dict() finds them: see state_dict_layout.")
 
 
 LAYOUT = "{'state': {0: {...}, ...}, 'param_groups': [{'lr': ..., ..., 'params': [0, 1]}], 'step_count': N}"
@@ -497,14 +579,21 @@ def compare_load_restores(observed, expected):
             if not same_value(got, want):
                 raise Mismatch(f"{name}: after load_state_dict, optimizer.{key} is {describe(got)}, "
                                f"expected {describe(want)} (the saved optimizer's).")
-        moved(listed(item(obs, "saved", "the original's trajectory"), len(exp["saved"]), "a trajectory"),
-              name, f"{name}.step()")
+        saved = resumed_reference(obs, exp, name)
         compare_identical(
-            item(obs, "saved", "the original's trajectory"), item(obs, "resumed", "the resumed one's"),
+            saved, item(obs, "resumed", "the resumed one's"),
             len(exp["saved"]), name, 4, "the optimizer that loaded the state_dict and the original, "
             f"given the same gradients, take different steps.{unrestored_hyper(obs, exp)}"
             f"{unsaved_buffer(obs, name)} load_state_dict restores every buffer, each parameter's "
             "step, lr, the hyper-parameters and step_count.")
+
+
+def resumed_reference(observed: dict, expected: dict, name: str) -> list:
+    """The original's trajectory after the state_dict was taken: it moves, as the optimizer does."""
+    saved = listed(item(observed, "saved", "the original's trajectory"), len(expected["saved"]),
+                   "a trajectory")
+    moved(saved, name, f"{name}.step()")
+    return anchored(saved, expected["saved"], expected["reference"], f"{name}, the original")
 
 
 def unrestored_hyper(observed: dict, expected: dict) -> str:
@@ -535,10 +624,11 @@ def unsaved_buffer(observed: dict, name: str) -> str:
 def compare_load_copies(observed, expected):
     for name, exp in expected.items():
         obs = item(observed, name, f"the {name} results")
-        moved(listed(item(obs, "first", "the first copy"), len(exp["first"]), "a trajectory"), name,
-              f"{name}.step()")
+        first = listed(item(obs, "first", "the first copy"), len(exp["first"]), "a trajectory")
+        moved(first, name, f"{name}.step()")
+        first = anchored(first, exp["first"], exp["reference"], f"{name}, the first copy")
         compare_identical(
-            item(obs, "first", "the first copy"), item(obs, "second", "the second copy"),
+            first, item(obs, "second", "the second copy"),
             len(exp["first"]), name, 0, "two optimizers loaded from the same state_dict and given "
             "the same gradients take different steps: they share arrays with the dict (or with the "
             "original). load_state_dict must copy the arrays in.")
@@ -562,8 +652,10 @@ def compare_load_rejects(observed, expected):
     if isinstance(observed, dict) and "after_error" in observed:
         raise Mismatch(f"stepping after the rejected loads raised {str(observed['after_error'])[:200]}: "
                        "a dict that does not fit must change nothing.")
+    control = anchored(item(observed, "control", "the untouched twin"), expected["control"],
+                       expected["reference"], "Adam(lr=0.01), the untouched twin")
     compare_identical(
-        item(observed, "control", "the untouched twin"), item(observed, "after", "the steps"),
+        control, item(observed, "after", "the steps"),
         len(expected["control"]), "Adam", 3, "after the rejected loads the optimizer no longer "
         "steps like an untouched twin: load_state_dict changed something before raising. Check "
         "the whole dict first, then change the optimizer.")
@@ -575,10 +667,9 @@ def compare_checkpoint_disk(observed, expected):
         if isinstance(obs, dict) and "unsaveable" in obs:
             raise Mismatch(f"{name}: the state_dict could not be saved without pickle: "
                            f"{str(obs['unsaveable'])[:300]}.")
-        moved(listed(item(obs, "saved", "the original's trajectory"), len(exp["saved"]), "a trajectory"),
-              name, f"{name}.step()")
+        saved = resumed_reference(obs, exp, name)
         compare_identical(
-            item(obs, "saved", "the original's trajectory"), item(obs, "resumed", "the resumed one's"),
+            saved, item(obs, "resumed", "the resumed one's"),
             len(exp["saved"]), name, 4, "training resumed from a checkpoint on disk does not take "
             "the same steps as the original: something the update uses is not in the state_dict, "
             f"or load_state_dict does not restore it.{unrestored_hyper(obs, exp)}"
@@ -611,11 +702,14 @@ def compare_momentum_state(observed, expected):
     continued, twin = item(observed, "continued", "continued"), item(observed, "twin", "twin")
     moved(listed(continued, len(expected["twin"]), "a trajectory"), "SGD(lr=0.1, momentum=0.9)",
           "SGD.step()")
+    continued = anchored(continued, expected["continued"], expected["reference"],
+                         "SGD(lr=0.1, momentum=0.9)")
     compare_identical(continued, twin, len(expected["twin"]), "SGD(lr=0.1, momentum=0.9)", 2,
                       "the optimizer and a twin given its buffers by set_momentum_state take "
                       f"different steps. {momentum_state_culprit(continued, twin, observed, expected)}")
-    compare_identical(item(observed, "after_clear_steps", "the steps after clearing"),
-                      item(observed, "fresh_steps", "the steps of a new optimizer"),
+    fresh = anchored(item(observed, "fresh_steps", "the steps of a new optimizer"),
+                     expected["fresh_steps"], expected["fresh_reference"], "a new SGD(lr=0.1, momentum=0.9)")
+    compare_identical(item(observed, "after_clear_steps", "the steps after clearing"), fresh,
                       len(expected["fresh_steps"]), "after set_momentum_state(None)", 4,
                       "the optimizer does not step like a new one from the same values: "
                       "set_momentum_state(None) clears every velocity, so the next step starts "
@@ -721,11 +815,39 @@ def cosine(base: float, eta_min: float, t_max: int, epoch: int) -> float:
     return eta_min + (base - eta_min) * (1 + np.cos(np.pi * epoch / t_max)) / 2
 
 
+def check_schedule_anchor(original: list, expected: dict) -> None:
+    """The original schedule of a round trip is recognisably the scheduler under test: each
+    epoch's lr within PyTorch's largest one of PyTorch's, never rising where PyTorch's does not,
+    and falling if PyTorch's does (a schedule off by an epoch, with another period or without
+    its floor passes)."""
+    wanted = expected["original"]
+    problem = None
+    for epoch, (got, want) in enumerate(zip(original, wanted), start=4):
+        if not (isinstance(got, (int, float)) and not isinstance(got, bool)
+                and abs(got - want) <= max(wanted)):
+            problem = f"the original schedule's lr at epoch {epoch} is {describe(got)}, where torch.optim's is {want!r}"
+            break
+    else:
+        steps = np.diff(np.array(original, dtype=np.float64))
+        if (steps > 0).any() and not (np.diff(wanted) > 0).any():
+            problem = f"the original schedule rises ({original!r}) where torch.optim's falls ({wanted!r})"
+        elif not (steps < 0).any() and (np.diff(wanted) < 0).any():
+            problem = f"the original schedule stays at {original[0]!r} where torch.optim's falls ({wanted!r})"
+    if problem:
+        raise Mismatch(f"{schedule_label(expected)}: {problem}. This test compares the scheduler "
+                       f"with itself, so it needs {expected['scheduler']} to schedule as "
+                       f"torch.optim's does, or nearly: see {SCHEDULE_TESTS[expected['scheduler']]}.")
+
+
+SCHEDULE_TESTS = {"StepLR": "step_lr", "CosineAnnealingLR": "cosine_lr"}
+
+
 def compare_scheduler_state(observed, expected):
     schedules = listed(item(observed, "schedules", "the schedules"), len(expected["schedules"]),
                        "the schedules")
     for obs, exp in zip(schedules, expected["schedules"]):
         original = listed(item(obs, "original", "the original lrs"), len(exp["original"]), "the lrs")
+        check_schedule_anchor(original, exp)
         resumed = listed(item(obs, "resumed", "the resumed lrs"), len(exp["resumed"]), "the lrs")
         for epoch, (got, want) in enumerate(zip(resumed, original), start=4):
             if not same_value(got, want):

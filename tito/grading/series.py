@@ -137,3 +137,52 @@ def moved(trajectory, label: str, needs: str) -> None:
                and not np.array_equal(t[0], t[-1], equal_nan=True) for t in trajectory):
         raise Mismatch(f"{label}: no parameter moved, so nothing here can be compared. This test "
                        f"needs {needs} to update p.data.")
+
+
+def step_gaps(taken: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """|taken - wanted|, where NaN in both is no gap and NaN in one an infinite one."""
+    with np.errstate(all="ignore"):
+        gap = np.abs(taken - wanted)
+        gap[np.isnan(taken) & np.isnan(wanted)] = 0.0
+        return np.nan_to_num(gap, nan=np.inf)
+
+
+def step_distance(observed: list, anchor: list) -> float:
+    """How far the steps of a trajectory are from those of `anchor`, relative to `anchor`'s
+    largest step: where two runs started does not count, only how they move."""
+    with np.errstate(all="ignore"):
+        taken = [np.diff(o.astype(np.float64), axis=0) for o in observed]
+        wanted = [np.diff(a.astype(np.float64), axis=0) for a in anchor]
+        scale = max((np.abs(w[np.isfinite(w)]).max(initial=0.0) for w in wanted), default=0.0)
+        gap = max(step_gaps(t, w).max(initial=0.0) for t, w in zip(taken, wanted))
+    if not scale:
+        return 0.0 if gap == 0 else np.inf
+    return float(gap / scale)
+
+
+def compare_anchored(observed, anchors: list, label: str, rtol: float, needs: str, library: str,
+                     first_step=0) -> list:
+    """The reference side of a comparison of the student's optimizer with itself.
+
+    A self-comparison (a resumed run against the uninterrupted one, the defaults against the
+    explicit values) means something only if its reference is recognisably the optimizer under
+    test: its steps within `rtol` (loose, per concept) of one of `anchors`, the reference
+    `library`'s trajectory first, then the stored known mistakes of it. Returns the observed
+    trajectory; `needs` says, in the student's terms, which part of the code this test relies on.
+    """
+    reference = anchors[0]
+    got = listed(observed, len(reference), "a trajectory")
+    got = [array(g, r.shape, f"the values of parameter {i}") for i, (g, r) in enumerate(zip(got, reference))]
+    if any(step_distance(got, anchor) <= rtol for anchor in anchors):
+        return got
+    steps = [np.diff(g, axis=0) for g in got]
+    wanted = [np.diff(r.astype(np.float64), axis=0) for r in reference]
+    gaps = [step_gaps(s, w).reshape(len(s), -1) for s, w in zip(steps, wanted)]
+    i = int(np.argmax([gap.max(initial=0.0) for gap in gaps]))
+    k = int(np.argmax(gaps[i].max(axis=1)))
+    step, want = steps[i][k].ravel(), wanted[i][k].ravel()
+    j = int(np.argmax(gaps[i][k]))
+    raise Mismatch(f"{label}: in step {first_step + k + 1}, parameter {i}"
+                   f"{index_text(np.unravel_index(j, reference[i].shape[1:]))} moved by "
+                   f"{step[j]:.4g}, where {library}'s moved by {want[j]:.4g}. This test compares "
+                   f"your optimizer with itself, so it needs {needs}.")
