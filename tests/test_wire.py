@@ -7,7 +7,7 @@ import pytest
 
 from tito.grading.contract import GradedTest
 from tito.grading.judge import Incident, Report, import_error, is_ready, read_report, verdict
-from tito.grading.wire import MAX_MESSAGE, WireError, decode, encode
+from tito.grading.wire import MAX_MESSAGE, MAX_ARRAYS, WireError, decode, encode, load, save
 
 pytestmark = pytest.mark.grading
 
@@ -106,6 +106,22 @@ def test_arrays_come_back_writable_in_their_layout():
     value = np.asfortranarray(np.arange(6.0).reshape(2, 3))
     back = decode(encode({"a": value}))["a"]
     assert np.array_equal(back, value) and back.flags.writeable
+
+
+def test_data_at_rest_is_the_wire_s_header_and_bytes_in_two_files(tmp_path):
+    many = {f"run{i}": np.full(3, float(i)) for i in range(MAX_ARRAYS + 1)}  # more than a message may hold
+    save(tmp_path / "expected", {"runs": many, "label": ("adam", 2)})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["expected.bin", "expected.json"]
+    back = load(tmp_path / "expected")
+    assert back["label"] == ["adam", 2] and back["runs"]["run7"].tolist() == [7.0] * 3
+    assert len(back["runs"]) == MAX_ARRAYS + 1
+
+
+def test_data_at_rest_whose_two_files_disagree_says_to_make_them_again(tmp_path):
+    save(tmp_path / "expected", {"a": np.arange(4.0)})
+    (tmp_path / "expected.bin").write_bytes(b"\x00" * 8)
+    with pytest.raises(WireError, match="do not match.*make_expected.py"):
+        load(tmp_path / "expected")
 
 
 # The worker's vocabulary, as the grader reads it: observations or an exception, nothing else.

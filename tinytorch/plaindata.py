@@ -82,10 +82,25 @@ def load(path):
                          f"({type(error).__name__}).") from None
 
 
+# A tree has thousands of nodes; the place of each is named only when something is wrong
+# there. `where` is the root's name or a (parent's where, key) pair; `_text` spells it out.
+_LEAVES = frozenset({type(None), bool, int, float, str})  # exactly these types: subclasses go the long way
+
+
+def _text(where) -> str:
+    keys = []
+    while isinstance(where, tuple):
+        where, key = where
+        keys.append(f"[{key!r}]")
+    return where + "".join(reversed(keys))
+
+
 def _encode(value, arrays, exact, where):
+    if type(value) in _LEAVES:
+        return value
     if isinstance(value, (np.ndarray, np.generic)):
         if value.dtype == object:
-            raise TypeError(f"{where} is an array of Python objects, which is not plain data")
+            raise TypeError(f"{_text(where)} is an array of Python objects, which is not plain data")
         if isinstance(value, np.generic) and not exact:
             return value.item()
         key = f"a{len(arrays)}"
@@ -94,65 +109,71 @@ def _encode(value, arrays, exact, where):
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, (list, tuple)):
-        items = [_encode(v, arrays, exact, f"{where}[{i}]") for i, v in enumerate(value)]
+        if all(type(v) in _LEAVES for v in value):
+            items = list(value)
+        else:
+            items = [_encode(v, arrays, exact, (where, i)) for i, v in enumerate(value)]
         return {TUPLE: items} if isinstance(value, tuple) and exact else items
     if isinstance(value, dict):
         return _encode_dict(value, arrays, exact, where)
-    raise TypeError(f"{where} is a {type(value).__name__}; plain data is numpy arrays and scalars, "
+    raise TypeError(f"{_text(where)} is a {type(value).__name__}; plain data is numpy arrays and scalars, "
                     "numbers, bools, strings, None, lists, tuples and dicts")
 
 
 def _encode_dict(value: dict, arrays, exact, where):
     items = {(k if exact else str(k)): v for k, v in value.items()}
     if all(isinstance(k, str) for k in items) and not (len(items) == 1 and next(iter(items)) in TAGS):
-        return {k: _encode(v, arrays, exact, f"{where}[{k!r}]") for k, v in items.items()}
-    return {DICT: [[_encode(k, arrays, exact, f"a key of {where}"),
-                    _encode(v, arrays, exact, f"{where}[{k!r}]")] for k, v in items.items()]}
+        return {k: _encode(v, arrays, exact, (where, k)) for k, v in items.items()}
+    key_of = f"a key of {_text(where)}"
+    return {DICT: [[_encode(k, arrays, exact, key_of), _encode(v, arrays, exact, (where, k))]
+                   for k, v in items.items()]}
 
 
 def _decode(tree, arrays, exact, where, depth):
     if depth > MAX_DEPTH:
-        raise ValueError(f"{where} is nested more than {MAX_DEPTH} deep")
-    if tree is None or isinstance(tree, (bool, int, float, str)):
+        raise ValueError(f"{_text(where)} is nested more than {MAX_DEPTH} deep")
+    if type(tree) in _LEAVES:
         return tree
     if isinstance(tree, list):
-        return [_decode(v, arrays, exact, f"{where}[{i}]", depth + 1) for i, v in enumerate(tree)]
+        if depth < MAX_DEPTH and all(type(v) in _LEAVES for v in tree):
+            return list(tree)
+        return [_decode(v, arrays, exact, (where, i), depth + 1) for i, v in enumerate(tree)]
     if not isinstance(tree, dict):
-        raise ValueError(f"{where} is a {type(tree).__name__}, which is not in the tree's vocabulary")
+        raise ValueError(f"{_text(where)} is a {type(tree).__name__}, which is not in the tree's vocabulary")
     if len(tree) != 1 or next(iter(tree)) not in TAGS:
-        return {k: _decode(v, arrays, exact, f"{where}[{k!r}]", depth + 1) for k, v in tree.items()}
+        return {k: _decode(v, arrays, exact, (where, k), depth + 1) for k, v in tree.items()}
     (tag, content), = tree.items()
     if tag in (ARRAY, SCALAR):
         return _decode_array(tag, content, arrays, exact, where)
     if tag == TUPLE:
         if not exact or not isinstance(content, list):
-            raise ValueError(f"{where} is a malformed or unexpected {TUPLE}")
-        return tuple(_decode(v, arrays, exact, f"{where}[{i}]", depth + 1) for i, v in enumerate(content))
+            raise ValueError(f"{_text(where)} is a malformed or unexpected {TUPLE}")
+        return tuple(_decode(v, arrays, exact, (where, i), depth + 1) for i, v in enumerate(content))
     return _decode_dict(content, arrays, exact, where, depth)
 
 
 def _decode_array(tag, content, arrays, exact, where):
     if not isinstance(content, str) or content not in arrays:
-        raise ValueError(f"{where} refers to an array {str(content)[:80]!r} that is not there")
+        raise ValueError(f"{_text(where)} refers to an array {str(content)[:80]!r} that is not there")
     array = arrays[content]
     if tag == ARRAY:
         return array
     if not exact or array.ndim != 0:
-        raise ValueError(f"{where} is a malformed or unexpected {SCALAR}")
+        raise ValueError(f"{_text(where)} is a malformed or unexpected {SCALAR}")
     return array[()]
 
 
 def _decode_dict(content, arrays, exact, where, depth):
     if not isinstance(content, list) or not all(isinstance(p, list) and len(p) == 2 for p in content):
-        raise ValueError(f"{where} is a {DICT} that is not a list of [key, value] pairs")
+        raise ValueError(f"{_text(where)} is a {DICT} that is not a list of [key, value] pairs")
     result = {}
     for key_tree, value_tree in content:
-        key = _decode(key_tree, arrays, exact, f"a key of {where}", depth + 1)
+        key = _decode(key_tree, arrays, exact, f"a key of {_text(where)}", depth + 1)
         if not _hashable(key):
-            raise ValueError(f"a key of {where} is a {type(key).__name__}, which cannot be a key")
+            raise ValueError(f"a key of {_text(where)} is a {type(key).__name__}, which cannot be a key")
         if not exact and not isinstance(key, str):
-            raise ValueError(f"a key of {where} is a {type(key).__name__}, not a string")
-        result[key] = _decode(value_tree, arrays, exact, f"{where}[{key!r}]", depth + 1)
+            raise ValueError(f"a key of {_text(where)} is a {type(key).__name__}, not a string")
+        result[key] = _decode(value_tree, arrays, exact, (where, key), depth + 1)
     return result
 
 

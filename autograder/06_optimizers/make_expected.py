@@ -3,8 +3,8 @@
     python autograder/06_optimizers/make_expected.py
 
 runs every scenario of `scenarios.py` on `TorchBackend` and writes `expected/expected.json` and
-`expected/expected.npz` (the arrays, read back with allow_pickle=False), and beside them
-`expected/mistakes.{json,npz}`: for every run with recorded inputs, the trajectories of the known
+`expected/expected.bin` (the arrays' raw bytes, in the form of the wire), and beside them
+`expected/mistakes.{json,bin}`: for every run with recorded inputs, the trajectories of the known
 mistakes (pitfalls.py), with which the grader names the mistake a failing submission made. It also
 writes the sample submissions that are made from the solution and the stub (`SAMPLES`), so that
 none of them is a copy kept by hand. Observations pass through

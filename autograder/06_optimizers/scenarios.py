@@ -13,7 +13,7 @@ import tempfile
 import numpy as np
 
 from tito.grading.scenario_kit import (
-    each_alone, error_name, grads_at, load, make_inputs, needing, only, plain,
+    dtype_text, each_alone, error_name, grads_at, load, make_inputs, needing, only, plain,
     save, steps_of)
 
 
@@ -193,7 +193,7 @@ def track(backend, optimizer, params, inputs, lrs=None, record_state=False,
         if record_state:
             state.append([backend.state(optimizer, i) for i in range(len(params))])
     observed = {"trajectory": [stacked(v, i) for i, v in enumerate(values)],
-                "dtypes": [[str(v.dtype) for v in vs] for vs in values],
+                "dtypes": [[dtype_text(v) for v in vs] for vs in values],
                 "grads_after": [backend.grad(p) for p in params]}
     return {**observed, "state": state} if record_state else observed
 
@@ -371,7 +371,7 @@ def dtype(backend):
 
 def buffer_dtypes(state) -> dict:
     """The dtype of each array in one parameter's state."""
-    return ({key: str(value.dtype) for key, value in state.items() if isinstance(value, np.ndarray)}
+    return ({key: dtype_text(value) for key, value in state.items() if isinstance(value, np.ndarray)}
             if isinstance(state, dict) else {})
 
 

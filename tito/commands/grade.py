@@ -9,7 +9,7 @@ from tito.console import console, print_grading_summary
 from tito.course import CourseError, load_course
 from tito.grading.judge import load_autograder
 from tito.grading.sandbox import choose_isolation
-from tito.grading.session import grade_all, plan
+from tito.grading.session import grade_all, plan, start_early
 from tito.grading.submissions import find_submissions
 from tito.grading.worker import Limits
 
@@ -68,6 +68,7 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
+    start_early()
     course = load_course()
     module = course.module(args.module)
     autograder = load_autograder(module)

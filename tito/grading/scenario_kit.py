@@ -70,6 +70,18 @@ def plain(value):
     return f"<{type(value).__name__}>"
 
 
+_DTYPE_TEXT: dict[np.dtype, str] = {}
+
+
+def dtype_text(array: np.ndarray) -> str:
+    """`str(array.dtype)`, remembered per dtype: numpy takes microseconds to make it, and a
+    scenario names the dtype of thousands of arrays."""
+    text = _DTYPE_TEXT.get(array.dtype)
+    if text is None:
+        text = _DTYPE_TEXT[array.dtype] = str(array.dtype)
+    return text
+
+
 def error_name(call) -> str | None:
     """The name of the exception `call()` raises, or None when it raises nothing."""
     try:
