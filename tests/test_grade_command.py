@@ -124,6 +124,18 @@ def test_out_must_be_a_folder_of_its_own(toy_course, tmp_path, capsys):
     assert not (toy_course.root / "solutions" / "06_optimizers" / "graded").exists()
 
 
+def test_grading_refuses_a_package_that_holds_the_solution(toy_course, tmp_path, capsys):
+    from tito.exporter import package_text
+
+    module = toy_course.module("06")
+    module.package_file.write_text(package_text(module, module.solution))  # an export of the solution
+    subs = write_submissions(tmp_path / "subs", {"ada": GOOD})
+    assert main(["grade", "06", str(subs), "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().out
+    assert "holds lines of the solution of module 06" in error and "before grading" in error
+    assert not (tmp_path / "out").exists()
+
+
 def test_help_shows_every_default(capsys):
     with pytest.raises(SystemExit):
         main(["grade", "--help"])

@@ -15,11 +15,11 @@ import tomllib
 import zipfile
 from pathlib import Path
 
-from tito.course import REGISTRY, Course, CourseError, Module
+from tito.course import REGISTRY, Course, Module
 from tito.grading.judge import grader_files, load_autograder
+from tito.stubs import check_no_answer_in_package
 
 GRADING_NEEDS = ("numpy", "nbformat")  # what workers and the grader import beyond the standard library
-ANSWER = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
 
 SETUP = """#!/usr/bin/env bash
 # Gradescope runs this once when it builds the autograder image.
@@ -41,7 +41,7 @@ exec python3 -m tito.grading.gradescope
 
 def build_bundle(course: Course, module: Module, out: Path) -> Path:
     autograder = load_autograder(module)
-    check_no_answer_in_package(course)
+    check_no_answer_in_package(course, "building the bundle")
     setup = SETUP.replace("{REQUIREMENTS}", " ".join(map(shlex.quote, requirements(course.root / "pyproject.toml"))))
     files = {"setup.sh": setup, "run_autograder": RUN.replace("{LIB}", LIB)}
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bundle:
@@ -59,20 +59,6 @@ def requirements(pyproject: Path) -> list[str]:
     """pyproject.toml's requirements of the packages grading imports (GRADING_NEEDS)."""
     wanted = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
     return [r for r in wanted if re.match(r"[A-Za-z0-9_.-]+", r)[0].lower() in GRADING_NEEDS]
-
-
-def check_no_answer_in_package(course: Course) -> None:
-    """The package the bundle ships holds each module's student stub, never its solution: no
-    line of an answer region may be in it (an export run on the solution would put them there)."""
-    for module in course.modules:
-        answers = {line.strip() for region in ANSWER.findall(module.solution.read_text())
-                   for line in region.splitlines() if len(line.strip()) >= 20 and not line.strip().startswith("#")}
-        package = module.package_file
-        leaked = answers & {line.strip() for line in package.read_text().splitlines()} if package.is_file() else set()
-        if leaked:
-            raise CourseError(f"{package} holds lines of the solution of module {module.number} "
-                              f"(e.g. {sorted(leaked)[0]!r}): run `tito export {module.number}` on the "
-                              f"student module (modules/) before building the bundle.")
 
 
 def _write(bundle: zipfile.ZipFile, name: str, text: str, executable: bool) -> None:

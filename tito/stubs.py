@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tito.course import Module
+from tito.course import Course, CourseError, Module
 from tito.exporter import write_atomically
 from tito.notebooks import PAIRING
 
 STUB = 'raise NotImplementedError("{todo}")'
 TODO = re.compile(r"^\s*# TODO:\s*(?P<todo>.+?)\s*$")
+ANSWER = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
 
 
 def student_text(solution: Path) -> str:
@@ -54,3 +55,18 @@ def generate(module: Module) -> Path:
     """Write `modules/NN_name/name.py` from `solutions/NN_name/name.py`."""
     write_atomically(module.source, student_text(module.solution))
     return module.source
+
+
+def check_no_answer_in_package(course: Course, before: str) -> None:
+    """The package that grading shows students' code holds each module's student stub, never its
+    solution: no line of an answer region may be in it (an export run on a filled-in module, or
+    on the solution, would put them there, and a submission could import them)."""
+    for module in filter(lambda m: m.solution.is_file(), course.modules):  # no solution, nothing to leak
+        answers = {line.strip() for region in ANSWER.findall(module.solution.read_text())
+                   for line in region.splitlines() if len(line.strip()) >= 20 and not line.strip().startswith("#")}
+        package = module.package_file
+        leaked = answers & {line.strip() for line in package.read_text().splitlines()} if package.is_file() else set()
+        if leaked:
+            raise CourseError(f"{package} holds lines of the solution of module {module.number} "
+                              f"(e.g. {sorted(leaked)[0]!r}): run `tito generate {module.number}` and then "
+                              f"`tito export {module.number}` on the student module (modules/) before {before}.")

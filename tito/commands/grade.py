@@ -12,6 +12,7 @@ from tito.grading.sandbox import choose_isolation
 from tito.grading.session import grade_all, plan, start_early
 from tito.grading.submissions import find_submissions
 from tito.grading.worker import Limits
+from tito.stubs import check_no_answer_in_package
 
 # A worker starts with about 110 MB of address space (Python, numpy and the scenarios, forked from
 # the zygote), and tests run side by side get half the limit each: 256 MB leaves a correct one,
@@ -72,6 +73,7 @@ def run(args) -> int:
     course = load_course()
     module = course.module(args.module)
     autograder = load_autograder(module)
+    check_no_answer_in_package(course, "grading")
     check_out(args.out, [args.submissions, course.root / "solutions", autograder.folder.parent])
     work = plan(find_submissions(args.submissions, module), args.out, args.resume)
     limits = Limits(test_seconds=args.timeout, cpu_seconds=args.cpu, memory_mb=args.memory)

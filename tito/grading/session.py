@@ -141,7 +141,9 @@ def _grade_in_processes(submissions, autograder: Autograder, limits, isolation, 
                     result = all_failed(submission, autograder, _grader_failed(error), started)
                 yield submission, result
         finally:  # on an interruption too: what has not started never will
-            pool.shutdown(wait=True, cancel_futures=True)
+            # The processes close their sandboxes while the reports are written; the interpreter
+            # waits for them as it exits (concurrent.futures joins every pool then).
+            pool.shutdown(wait=False, cancel_futures=True)
         if attempt and len(lost) == len(remaining):  # not one graded: the processes cannot run here
             raise CourseError("The grading processes ended before grading anything (is tito run from a "
                               "script without `if __name__ == \"__main__\":`?)")
