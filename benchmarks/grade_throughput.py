@@ -1,7 +1,7 @@
 """Grading throughput: `tito grade` against `nbgrader autograde`, on the same classes of submissions.
 
-Three classes, each graded by both in the same run: a correct one (module 06's solution forty
-times over and the correct variants of autograder/06_optimizers/correct/), a buggy one (every
+Three classes, each graded by both in the same run: a correct one of a hundred (module 06's solution
+and the correct variants of autograder/06_optimizers/correct/), a buggy one (every
 mutant of the catalogue: the solution with one bug, so that most hidden tests pass and some fail
 with a message, as before a deadline) and a hostile one (a submission whose Adam hangs in several
 hidden tests, those with betas other than the defaults, and one that crashes its process as it
@@ -49,8 +49,8 @@ HANG = ["super().__init__(params, lr, betas=tuple(betas)",
 CRASH = ["class Optimizer:", "import os\nimport signal\n\n"
                              "os.kill(os.getpid(), signal.SIGSEGV)  # dies as it loads, like a crash in native code\n\n\n"
                              "class Optimizer:"]
-TARGET_RATIO = {"correct": 50, "buggy": 30}
-CLASS_COPIES = 40  # of the solution in the correct class: with the variants, a class of about fifty  # x nbgrader's throughput; none for the hostile class
+TARGET_RATIO = {"correct": 50, "buggy": 30}  # x nbgrader's throughput; none for the hostile class
+CORRECT_CLASS = 100  # submissions: the correct variants, and copies of the solution for the rest
 
 
 def run(quick: bool) -> dict:
@@ -92,7 +92,8 @@ def the_classes(module, quick: bool, folder: Path) -> dict[str, dict[str, dict[s
     solution = module.solution.read_text()
     mutants = tomllib.loads((autograder / "mutants" / "catalogue.toml").read_text())["mutant"]
     variants = sorted((autograder / "correct").glob("*.py"))
-    copies, variants, mutants = (1, variants[:1], mutants[:1]) if quick else (CLASS_COPIES, variants, mutants)
+    variants, mutants = (variants[:1], mutants[:1]) if quick else (variants, mutants)
+    copies = 1 if quick else CORRECT_CLASS - len(variants)
     texts = {"correct": {f"solution-{i:02d}": solution for i in range(copies)},
              "buggy": {m["name"]: apply_mutant(solution, m["replace"], m["name"]) for m in mutants},
              "hostile": {"crash": apply_mutant(solution, [CRASH], "crash")}}
