@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
-import multiprocessing.forkserver
 import re
 import signal
 import time
@@ -169,7 +168,9 @@ def start_early() -> None:
     this process finds and plans the submissions (a fresh interpreter takes a third of a second)."""
     context = grading_context()
     if context.get_start_method() == "forkserver":
-        multiprocessing.forkserver.ensure_running()
+        from multiprocessing import forkserver  # a module of the platforms that have one
+
+        forkserver.ensure_running()
 
 
 def _grader_failed(error: Exception) -> str:
